@@ -1,0 +1,75 @@
+// `npm run plan`: what the stack would contain, computed offline from the catalog and the
+// database (an embedded PostgreSQL with demo data when DATABASE_URL is not set).
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, readStackFile } from "../config";
+import { hasErrors, loadCatalog } from "../catalog/load";
+import { formatIssue } from "../catalog/schema";
+import { DatabaseUnreachable, openDatabase } from "../db/connect";
+import { seedDemo } from "../db/seed";
+import { countDesired, desiredState } from "../desired/state";
+import { loadInputs, ROOT } from "../load";
+import { renderPlan } from "./render";
+
+const USAGE = `usage: npm run plan -- [--stack dev] [--workshops DIR] [--json] [--now ISO-8601]
+  --stack NAME      read Pulumi.NAME.yaml (default: dev)
+  --workshops DIR   check and plan another catalog folder
+  --json            print the plan as JSON on stdout
+  --now TIME        decide as of this time (default: now)
+  DATABASE_URL      use this PostgreSQL instead of the embedded one in .wod/pgdata`;
+
+async function main(): Promise<number> {
+  const { values: args } = parseArgs({
+    options: {
+      stack: { type: "string", default: "dev" },
+      workshops: { type: "string" },
+      json: { type: "boolean", default: false },
+      now: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (args.help) return console.log(USAGE), 0;
+  const log = (m: string) => console.error(`wod: ${m}`);
+  const now = args.now ? new Date(args.now) : new Date();
+  if (Number.isNaN(now.getTime())) throw new ConfigError(`--now: not a date: ${args.now}`);
+
+  const config = readStackFile(path.join(ROOT, `Pulumi.${args.stack}.yaml`));
+  const workshopsDir = args.workshops ? path.resolve(args.workshops) : undefined;
+
+  // Check the catalog before touching any database: a broken catalog writes nothing.
+  const checked = loadCatalog(path.resolve(ROOT, workshopsDir ?? config.workshopsDir), config);
+  for (const issue of checked.issues) console.error(formatIssue(issue));
+  if (hasErrors(checked.issues)) {
+    const n = checked.issues.filter((i) => i.severity === "error").length;
+    console.error(`wod: catalog check failed with ${n} error(s); nothing was planned or written`);
+    return 1;
+  }
+
+  const embedded = !process.env.DATABASE_URL;
+  const db = await openDatabase({ log });
+  try {
+    log(`database: ${db.describe}`);
+    const { catalog, snapshot: first } = await loadInputs({ config, db, workshopsDir, log });
+    let snapshot = first;
+    if (embedded && (await seedDemo(db.pool, now))) {
+      log("database was empty: seeded demo data");
+      snapshot = (await loadInputs({ config, db, workshopsDir })).snapshot;
+    }
+    const desired = desiredState({ catalog: catalog.workshops, snapshot, config, now });
+    const plan = { stack: args.stack, decidedAt: now.toISOString(), counts: countDesired(desired), ...desired };
+    if (args.json) console.log(JSON.stringify(plan, null, 2));
+    else console.log(renderPlan(plan));
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    const known = e instanceof ConfigError || e instanceof DatabaseUnreachable;
+    console.error(`wod: ${known ? e.message : e.stack ?? e}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,34 @@
+// Applies infra/db/migrations/*.sql in order, each once, each in its own transaction.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Pool } from "pg";
+
+const DIR = path.join(__dirname, "migrations");
+const LOCK = 0x776f64; // advisory lock id ("wod"): two migrators never interleave
+
+export async function migrate(pool: Pool): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [LOCK]);
+    await client.query("create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())");
+    const done = new Set((await client.query("select version from schema_migrations")).rows.map((r) => r.version as string));
+    const applied: string[] = [];
+    for (const file of fs.readdirSync(DIR).filter((f) => f.endsWith(".sql")).sort()) {
+      if (done.has(file)) continue;
+      await client.query("begin");
+      try {
+        await client.query(fs.readFileSync(path.join(DIR, file), "utf8"));
+        await client.query("insert into schema_migrations (version) values ($1)", [file]);
+        await client.query("commit");
+      } catch (e) {
+        await client.query("rollback");
+        throw new Error(`migration ${file} failed: ${(e as Error).message}`);
+      }
+      applied.push(file);
+    }
+    return applied;
+  } finally {
+    await client.query("select pg_advisory_unlock($1)", [LOCK]).catch(() => {});
+    client.release();
+  }
+}
