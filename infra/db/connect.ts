@@ -17,7 +17,7 @@ export class DatabaseUnreachable extends Error {}
 export async function openDatabase(opts: { url?: string; dataDir?: string; log?: (m: string) => void } = {}): Promise<Database> {
   const url = opts.url ?? process.env.DATABASE_URL;
   if (url) return connect(url, redact(url), async () => {});
-  return openEmbedded(opts.dataDir ?? path.resolve(".wod/pgdata"), opts.log ?? (() => {}));
+  return openEmbedded(opts.dataDir ?? process.env.WOD_DATA_DIR ?? path.resolve(__dirname, "../../.wod/pgdata"), opts.log ?? (() => {}));
 }
 
 /** Starts (initialising on first use) an embedded PostgreSQL in dataDir. */

@@ -1,0 +1,24 @@
+// Admin actions on student servers: extend a learner's server past its idle limit, revoke it,
+// or restore one that was removed.
+import type { Pool } from "pg";
+
+export async function extendServer(pool: Pool, learnerId: string, days: number): Promise<Date | undefined> {
+  if (!Number.isFinite(days) || days <= 0) throw new Error(`extension must be a positive number of days, got ${days}`);
+  const r = await pool.query(
+    `update student_servers set extended_until = greatest(coalesce(extended_until, now()), now()) + make_interval(days => $2), warned_at = null
+      where learner_id = $1 and removed_at is null returning extended_until`,
+    [learnerId, days],
+  );
+  return r.rows[0]?.extended_until;
+}
+
+export async function revokeServer(pool: Pool, learnerId: string): Promise<boolean> {
+  const r = await pool.query("update student_servers set revoked_at = now() where learner_id = $1 and removed_at is null and revoked_at is null", [learnerId]);
+  return r.rowCount === 1;
+}
+
+/** Forgets a removed or revoked server so an eligible learner gets a new one on the next run. */
+export async function restoreServer(pool: Pool, learnerId: string): Promise<boolean> {
+  const r = await pool.query("delete from student_servers where learner_id = $1 and (removed_at is not null or revoked_at is not null)", [learnerId]);
+  return r.rowCount === 1;
+}
