@@ -49,9 +49,9 @@ function loadWorkshop(root: string, folder: string, issues: CatalogIssue[]): Wor
     issues.push(...problems);
     return undefined;
   }
-  const doc = parseDocument(fs.readFileSync(ymlPath, "utf8"), { prettyErrors: false });
+  const doc = parseDocument(fs.readFileSync(ymlPath, "utf8"), { prettyErrors: true });
   if (doc.errors.length) {
-    for (const e of doc.errors) error(`invalid YAML at line ${e.linePos?.[0].line ?? "?"}: ${e.message.split("\n")[0]}`);
+    for (const e of doc.errors) error(`invalid YAML at line ${e.linePos?.[0].line ?? "?"}: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:$/, "")}`);
     issues.push(...problems);
     return undefined;
   }

@@ -1,0 +1,44 @@
+// The stack program as a function: load → decide → declare. `infra/index.ts` runs it under
+// the Pulumi CLI; the reconcile job runs the same steps through the Automation API.
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig, StackConfig } from "./config";
+import { openDatabase } from "./db/connect";
+import { desiredState } from "./desired/state";
+import { EmptyDatabase, loadInputs } from "./load";
+import { declareStack } from "./stack";
+
+/** The `wod:` keys as pulumi.Config holds them (objects arrive as JSON text). */
+export function readPulumiConfig(): StackConfig {
+  const cfg = new pulumi.Config("wod");
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(StackConfig.shape)) {
+    const text = cfg.get(key);
+    if (text === undefined) continue;
+    try {
+      raw[key] = JSON.parse(text);
+    } catch {
+      raw[key] = text;
+    }
+  }
+  return parseStackConfig(raw, `Pulumi.${pulumi.getStack()}.yaml`);
+}
+
+export async function program() {
+  const config = readPulumiConfig();
+  const url = process.env.DATABASE_URL;
+  // A real run never falls back to an empty embedded database: that would destroy everything.
+  if (!url) throw new Error("DATABASE_URL is not set: the program needs the platform database (see README, 'Running for real')");
+  const db = await openDatabase({ url });
+  try {
+    const { catalog, snapshot } = await loadInputs({ config, db, log: (m) => pulumi.log.info(m) });
+    if (snapshot.registrations.length === 0 && snapshot.learners.length === 0 && process.env.WOD_ALLOW_EMPTY !== "1") {
+      throw new EmptyDatabase(`${db.describe} has no registrations and no learners; refusing to plan a stack without them (set WOD_ALLOW_EMPTY=1 if that is really wanted)`);
+    }
+    const now = process.env.WOD_NOW ? new Date(process.env.WOD_NOW) : new Date();
+    const desired = desiredState({ catalog: catalog.workshops, snapshot, config, now });
+    for (const r of desired.rejected) pulumi.log.warn(`rejected ${r.kind} ${r.id}: ${r.reason}`);
+    return declareStack(desired, config, { sshPrivateKey: new pulumi.Config("wod").requireSecret("sshPrivateKey") });
+  } finally {
+    await db.close();
+  }
+}
