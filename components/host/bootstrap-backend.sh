@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Prepares a JupyterHub backend: JupyterHub (PAM, local processes, a `wod` API service),
+# the host baseline (sysctl, nofile, fail2ban on hub login failures) and the locked slot users.
+# usage: bootstrap-backend.sh --slot-min N --slot-max M --uid-offset O --hub-port P  <token
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+slot_min='' slot_max='' offset='' port=''
+while (($#)); do
+  case $1 in
+    --slot-min) slot_min=$2 ;;
+    --slot-max) slot_max=$2 ;;
+    --uid-offset) offset=$2 ;;
+    --hub-port) port=$2 ;;
+    *) die "unknown flag $1" ;;
+  esac
+  shift 2
+done
+need_int slot-min "$slot_min"; need_int slot-max "$slot_max"
+need_int uid-offset "$offset"; need_int hub-port "$port"
+((slot_min <= slot_max)) || die "--slot-min must not exceed --slot-max"
+token=$(read_secret)
+
+# --- packages (a ready image skips this) ---
+if ! command -v jupyterhub-singleuser >/dev/null || ! python3 -c 'import jinja2' 2>/dev/null \
+  || ! command -v fail2ban-client >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jupyterhub python3-jinja2 fail2ban acl curl
+fi
+
+# --- state, token, hub configuration ---
+install -d -m 0755 "$WOD_ETC" "$WOD_VAR"
+install -d -m 0700 "$WOD_VAR/slots" "$WOD_VAR/released" "$WOD_VAR/archive" "$WOD_VAR/jupyterhub"
+changed=0
+# The token is written by a builtin (printf), so it never shows in a process list.
+if [[ ! -f $WOD_ETC/hub-token || $(<"$WOD_ETC/hub-token") != "$token" ]]; then
+  (umask 077 && printf '%s\n' "$token" | write_atomic "$WOD_ETC/hub-token")
+  changed=1
+fi
+echo "http://127.0.0.1:8081/hub/api" | write_atomic "$WOD_ETC/hub-api-url"
+
+config=$(cat <<EOF
+# Managed by wod bootstrap-backend.sh: edits are overwritten.
+import json, urllib.parse
+c = get_config()  # noqa
+c.JupyterHub.bind_url = "http://:$port"
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = 8081
+c.JupyterHub.db_url = "sqlite:///$WOD_VAR/jupyterhub/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "$WOD_VAR/jupyterhub/cookie_secret"
+c.ConfigurableHTTPProxy.pid_file = "$WOD_VAR/jupyterhub/proxy.pid"
+c.JupyterHub.cookie_max_age_days = 4 / 24  # a session lasts about a workshop
+c.JupyterHub.cleanup_servers = False  # a hub restart (re-bootstrap) keeps learners' servers
+c.JupyterHub.authenticator_class = "jupyterhub.auth.PAMAuthenticator"
+c.PAMAuthenticator.allowed_groups = {"students"}  # slot users only, never root or admins
+c.PAMAuthenticator.open_sessions = False  # no logind session per hub login
+c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+
+# The platform's API service; its token lives only in $WOD_ETC/hub-token.
+with open("$WOD_ETC/hub-token") as f:
+    c.JupyterHub.services = [{"name": "wod", "api_token": f.read().strip()}]
+c.JupyterHub.load_roles = [{
+    "name": "wod-platform",
+    "scopes": ["admin:users", "admin:servers", "access:servers"],
+    "services": ["wod"],
+}]
+
+def open_readme_first(spawner):
+    """The activated workshop's 0-ReadMeFirst.ipynb is what the learner sees first."""
+    try:
+        with open(f"$WOD_VAR/slots/{spawner.user.name}.json") as f:
+            workshop = json.load(f)["workshop"]
+    except (OSError, ValueError, KeyError):
+        return
+    spawner.default_url = "/notebooks/" + urllib.parse.quote(workshop) + "/0-ReadMeFirst.ipynb"
+
+c.Spawner.pre_spawn_hook = open_readme_first
+EOF
+)
+if [[ ! -f $WOD_ETC/jupyterhub_config.py || $(<"$WOD_ETC/jupyterhub_config.py") != "$config" ]]; then
+  printf '%s\n' "$config" | write_atomic "$WOD_ETC/jupyterhub_config.py"
+  changed=1
+fi
+
+# --- baseline ---
+cat <<'EOF' | write_atomic /etc/sysctl.d/60-wod.conf
+net.ipv4.tcp_keepalive_time = 1800
+kernel.threads-max = 4096000
+kernel.pid_max = 200000
+vm.max_map_count = 600000
+EOF
+while IFS=' =' read -r key value; do
+  # Containers may forbid some keys: the file still applies them at the next boot.
+  sysctl -q -w "$key=$value" 2>/dev/null || log "warning: cannot apply $key here (kept in /etc/sysctl.d/60-wod.conf)"
+done </etc/sysctl.d/60-wod.conf
+
+cat <<'EOF' | write_atomic /etc/security/limits.d/60-wod.conf
+*    soft nofile 65535
+*    hard nofile 65535
+root soft nofile 65535
+root hard nofile 65535
+EOF
+
+cat <<'EOF' | write_atomic /etc/fail2ban/filter.d/wod-jupyterhub.conf
+# JupyterHub's PAMAuthenticator logs: PAM Authentication failed (user@ip): reason
+[Definition]
+failregex = PAM Authentication failed \(.*@<HOST>\)
+EOF
+cat <<EOF | write_atomic /etc/fail2ban/jail.d/wod-jupyterhub.conf
+[wod-jupyterhub]
+enabled  = true
+filter   = wod-jupyterhub
+port     = $port
+logpath  = /var/log/jupyterhub.log
+backend  = polling
+maxretry = 5
+findtime = 10m
+bantime  = 1h
+EOF
+touch /var/log/jupyterhub.log && chmod 0640 /var/log/jupyterhub.log
+
+# --- slot users ---
+for ((n = slot_min; n <= slot_max; n++)); do ensure_slot_user "$n" "$offset"; done
+
+# --- services: systemd on real backends, a pid file where there is no systemd ---
+hub_cmd=(jupyterhub -f "$WOD_ETC/jupyterhub_config.py")
+if [[ -d /run/systemd/system ]]; then
+  cat <<EOF | write_atomic /etc/systemd/system/wod-jupyterhub.service
+[Unit]
+Description=JupyterHub for Workshops-on-Demand
+After=network-online.target
+
+[Service]
+WorkingDirectory=$WOD_VAR/jupyterhub
+ExecStart=/usr/bin/${hub_cmd[*]}
+StandardOutput=append:/var/log/jupyterhub.log
+StandardError=inherit
+LimitNOFILE=65535
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+EOF
+  systemctl daemon-reload
+  systemctl enable -q wod-jupyterhub fail2ban
+  if ((changed)); then systemctl restart wod-jupyterhub; else systemctl start wod-jupyterhub; fi
+  systemctl reload-or-restart fail2ban
+else
+  pidfile=/run/wod-jupyterhub.pid
+  running() { [[ -f $pidfile ]] && kill -0 "$(<"$pidfile")" 2>/dev/null; }
+  if running && ((changed)); then
+    kill "$(<"$pidfile")"
+    for _ in $(seq 1 100); do running || break; sleep 0.1; done
+  fi
+  if ! running; then
+    # setsid: the hub outlives this SSH session; its children inherit the nofile limit.
+    (cd "$WOD_VAR/jupyterhub" && ulimit -n 65535 &&
+      exec setsid "${hub_cmd[@]}" >>/var/log/jupyterhub.log 2>&1 </dev/null) &
+    echo $! >"$pidfile"
+  fi
+  if fail2ban-client ping >/dev/null 2>&1; then fail2ban-client -q reload; else fail2ban-client -q start; fi
+fi
+hub wait-hub --timeout 60
+log "backend ready: slots $slot_min..$slot_max, hub on port $port"
