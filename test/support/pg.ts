@@ -31,6 +31,7 @@ export async function startPg(): Promise<TestPg> {
       const name = `t${process.pid}_${++n}`;
       await server.pool.query(`create database ${name}`);
       const pool = new Pool({ connectionString: url(name), max: 10 });
+      pool.on("error", () => {}); // the server stopping at the end of the file is not a test failure
       pools.push(pool);
       await migrate(pool);
       return pool;

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Starts and stops a throwaway Debian test host: the cached rootfs (build.sh) unpacked in DIR,
+# run in its own network, mount, pid, uts and ipc namespaces, reachable only from this
+# machine over a private veth /30 (10.231.K.1 here, 10.231.K.2 there), root over SSH with a
+# key made for this run, and the repository's components/host/ installed as /opt/wod/bin.
+#   testhost.sh up DIR     prints ADDR=… KEY=… NETNS=… (also written to DIR/env)
+#   testhost.sh down DIR   stops every process of the host and deletes DIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cmd=${1:?up|down} dir=${2:?DIR}
+[[ $(id -u) == 0 ]] || { echo "testhost.sh: must run as root" >&2; exit 1; }
+
+down() {
+  [[ -f $dir/env ]] && source "$dir/env"
+  if [[ -f $dir/pid ]]; then
+    local pid; pid=$(<"$dir/pid")
+    # Killing unshare kills the namespace's init (--kill-child), hence every process in it.
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  [[ -n ${NETNS:-} ]] && ip netns del "$NETNS" 2>/dev/null || true
+  # The mounts lived in the host's private mount namespace; refuse to delete through any left.
+  if grep -q " $dir/" /proc/self/mounts; then echo "testhost.sh: mounts left under $dir" >&2; exit 1; fi
+  rm -rf "$dir"
+}
+if [[ $cmd == down ]]; then down; exit 0; fi
+[[ $cmd == up ]] || { echo "usage: testhost.sh up|down DIR" >&2; exit 2; }
+
+tarball=$(bash "$here/build.sh")
+root="$dir/root"
+mkdir -p "$root"
+tar --zstd -xf "$tarball" -C "$root"
+
+ssh-keygen -q -t ed25519 -N '' -C wod-testhost -f "$dir/key"
+install -d -m 0700 "$root/root/.ssh"
+install -m 0600 "$dir/key.pub" "$root/root/.ssh/authorized_keys"
+printf 'MaxSessions 100\nMaxStartups 100\nUseDNS no\n' >"$root/etc/ssh/sshd_config.d/wod-testhost.conf"
+# The very files of the repository, as the components install them.
+install -d "$root/opt/wod/bin"
+cp -a "$repo/components/host/." "$root/opt/wod/bin/"
+echo wod-testhost >"$root/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 wod-testhost\n' >"$root/etc/hosts"
+
+cat >"$dir/init.sh" <<'EOF'
+# Runs as pid 1 of the new namespaces: private mounts, then chroot into the test host.
+set -e
+R=$1
+mount --make-rprivate /
+mount -t proc proc "$R/proc"
+# /proc/sys read-only (kernel-wide values stay this machine's), net.* writable: own netns.
+mount --bind "$R/proc/sys" "$R/proc/sys"
+mount -o remount,bind,ro "$R/proc/sys"
+mount --bind "$R/proc/sys/net" "$R/proc/sys/net"
+mount -o remount,bind,rw "$R/proc/sys/net"
+mount -t tmpfs -o mode=755 tmpfs "$R/dev"
+for d in null zero full random urandom tty; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done
+mkdir "$R/dev/pts" "$R/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$R/dev/pts"
+ln -s pts/ptmx "$R/dev/ptmx"
+mount -t tmpfs tmpfs "$R/dev/shm"
+mount -t tmpfs -o mode=755 tmpfs "$R/run"
+hostname wod-testhost
+exec chroot "$R" /usr/bin/tini -- /bin/sh -c 'mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e'
+EOF
+
+# One /30 per running test host; the lock keeps parallel test files from picking the same.
+exec 9>/run/wod-testhost.lock
+flock 9
+for k in $(seq 1 254); do
+  ip netns list | grep -qw "wod-th-$k" || ip -o addr show | grep -q "10\.231\.$k\." || break
+done
+netns="wod-th-$k" addr="10.231.$k.2"
+ip netns add "$netns"
+ip link add "wth${k}h" type veth peer name "wth${k}n"
+ip link set "wth${k}n" netns "$netns"
+ip addr add "10.231.$k.1/30" dev "wth${k}h"
+ip link set "wth${k}h" up
+ip -n "$netns" addr add "$addr/30" dev "wth${k}n"
+ip -n "$netns" link set "wth${k}n" up
+ip -n "$netns" link set lo up
+printf 'ADDR=%s\nKEY=%s\nNETNS=%s\n' "$addr" "$dir/key" "$netns" >"$dir/env"
+flock -u 9
+
+setsid ip netns exec "$netns" unshare --mount --pid --uts --ipc --fork --kill-child \
+  sh "$dir/init.sh" "$root" >"$dir/console.log" 2>&1 </dev/null &
+echo $! >"$dir/pid"
+
+for _ in $(seq 1 100); do
+  if ssh -q -i "$dir/key" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o ConnectTimeout=2 "root@$addr" true 2>/dev/null; then
+    cat "$dir/env"
+    exit 0
+  fi
+  kill -0 "$(<"$dir/pid")" 2>/dev/null || break
+  sleep 0.2
+done
+echo "testhost.sh: the test host did not come up; console:" >&2
+cat "$dir/console.log" >&2
+exit 1
