@@ -53,8 +53,8 @@ else
   hub stop "$user"
   kill_user_processes "$user"
   wipe_home "$home"
-  cp -a /etc/skel/. "$home/"
-  chown -R "$uid:$uid" "$home"
+  cp -a /etc/skel/. "$home/" # copies skel's own mode too: hence the chmod
+  chown -R "$uid:$uid" "$home" && chmod 0700 "$home"
   printf '%s\n' "$password" | python3 "$WOD_BIN/render-workshop.py" --src "$workshop_dir" \
     --dest "$home/$workshop" --owner "$uid:$uid" --var "STDID=$slot" --var "USERNAME=$user" \
     --var "WORKSHOP=$workshop" "${vars[@]}"

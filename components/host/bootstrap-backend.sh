@@ -120,6 +120,13 @@ findtime = 10m
 bantime  = 1h
 EOF
 touch /var/log/jupyterhub.log && chmod 0640 /var/log/jupyterhub.log
+# Debian's default sshd jail reads /var/log/auth.log, which systemd hosts lack (and fail2ban
+# then refuses to start at all): read the journal there; without either, leave it off.
+if [[ -d /run/systemd/system ]]; then
+  printf '[sshd]\nbackend = systemd\n'
+elif [[ ! -f /var/log/auth.log ]]; then
+  printf '[sshd]\nenabled = false\n'
+fi | write_atomic /etc/fail2ban/jail.d/wod-sshd.conf
 
 # --- slot users ---
 for ((n = slot_min; n <= slot_max; n++)); do ensure_slot_user "$n" "$offset"; done
@@ -156,11 +163,11 @@ else
   fi
   if ! running; then
     # setsid: the hub outlives this SSH session; its children inherit the nofile limit.
-    (cd "$WOD_VAR/jupyterhub" && ulimit -n 65535 &&
+    (cd "$WOD_VAR/jupyterhub" && { ulimit -n 65535 2>/dev/null || log "warning: cannot raise nofile here"; } &&
       exec setsid "${hub_cmd[@]}" >>/var/log/jupyterhub.log 2>&1 </dev/null) &
     echo $! >"$pidfile"
   fi
-  if fail2ban-client ping >/dev/null 2>&1; then fail2ban-client -q reload; else fail2ban-client -q start; fi
+  if fail2ban-client ping >/dev/null 2>&1; then fail2ban-client -q reload; else fail2ban-client -q start >/dev/null; fi
 fi
 hub wait-hub --timeout 60
 log "backend ready: slots $slot_min..$slot_max, hub on port $port"
