@@ -1,0 +1,134 @@
+// What every component needs to reach a machine: the SSH connection, command lines for the host
+// scripts, folder copies, and the naming rules of the clouds.
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+
+export type Connection = command.types.input.remote.ConnectionArgs;
+
+/** Host scripts on every machine (components/host/README.md). */
+export const BIN_DIR = "/opt/wod/bin";
+/** Workshop folders, content-addressed: <WORKSHOPS_DIR>/<WKSHP-Name>/<contentHash>/. */
+export const WORKSHOPS_DIR = "/opt/wod/workshops";
+
+/** Quotes one shell word; plain words stay readable in `pulumi preview`. */
+export function shellQuote(word: string | number): string {
+  const s = String(word);
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `/opt/wod/bin/<script> <args…>`, every argument quoted. Secrets never go here: they go on stdin. */
+export function hostScript(script: string, args: (string | number)[]): string {
+  return [`${BIN_DIR}/${script}`, ...args].map(shellQuote).join(" ");
+}
+
+/** Runs a command line as root: directly for root, through passwordless sudo otherwise (stdin passes through). */
+export function asRoot(user: string, line: string): string {
+  return user === "root" ? line : `sudo -n sh -c ${shellQuote(line)}`;
+}
+
+/** The platform's SSH connection; a secret because it holds the private key. */
+export function connectionTo(host: pulumi.Input<string>, user: string, privateKey: pulumi.Input<string>): pulumi.Output<Connection> {
+  return pulumi.secret(pulumi.output({ host, user, privateKey }));
+}
+
+/** Regular files under dir, as sorted POSIX paths relative to it. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) out.push(child);
+    }
+  };
+  walk("");
+  return out.sort();
+}
+
+export function sha256(data: string | Buffer): string {
+  return crypto.createHash("sha256").update(data).digest("hex");
+}
+
+/** sha256 over the files' paths and bytes: changes when any file of the folder changes. */
+export function hashFolder(dir: string): string {
+  const h = crypto.createHash("sha256");
+  for (const f of listFiles(dir)) h.update(`${f}\0`).update(fs.readFileSync(path.join(dir, f))).update("\0");
+  return h.digest("hex");
+}
+
+export interface CopyFolderArgs {
+  /** Folder on the machine running the program. */
+  localDir: string;
+  /** Absolute folder on the remote machine. */
+  remoteDir: string;
+  /** SSH connection to the remote machine. */
+  connection: pulumi.Input<Connection>;
+  /** SSH user: directories are made by root and handed to this user so the copy can write them. */
+  sshUser: string;
+  /** Remove remoteDir when the copy is deleted (content-addressed folders), or leave it (shared folders). */
+  removeOnDelete: boolean;
+  /** Values whose change forces the folder to be made again (e.g. the machine id). */
+  triggers?: pulumi.Input<unknown>[];
+}
+
+/**
+ * Copies a folder: one command making the directories, then one CopyFile per file.
+ * @pulumi/command 4.5.0 (npm's `latest` tag) has no CopyToRemote; with @pulumi/command ^1.2 this
+ * becomes one `CopyToRemote` of a `FileArchive` and nothing else changes.
+ */
+export function copyFolder(name: string, args: CopyFolderArgs, parent: pulumi.Resource, after: pulumi.Input<pulumi.Resource>[] = []): pulumi.Resource[] {
+  const files = listFiles(args.localDir);
+  const dirs = [...new Set(files.map((f) => path.posix.dirname(f)).filter((d) => d !== "."))].map((d) => `${args.remoteDir}/${d}`);
+  const all = [args.remoteDir, ...dirs].map(shellQuote).join(" ");
+  const mkdir = new command.remote.Command(
+    `${name}-dirs`,
+    {
+      connection: args.connection,
+      create: asRoot(args.sshUser, `mkdir -p ${all} && chown ${shellQuote(args.sshUser)} ${all}`),
+      delete: args.removeOnDelete ? asRoot(args.sshUser, `rm -rf ${shellQuote(args.remoteDir)}`) : undefined,
+      triggers: args.triggers,
+    },
+    { parent, dependsOn: after },
+  );
+  const copies = files.map(
+    (f) =>
+      new command.remote.CopyFile(
+        `${name}-${f}`,
+        {
+          connection: args.connection,
+          localPath: path.join(args.localDir, f),
+          remotePath: `${args.remoteDir}/${f}`,
+          // CopyFile does not look at the bytes: the file's hash makes an edit copy it again.
+          triggers: [sha256(fs.readFileSync(path.join(args.localDir, f)))],
+        },
+        { parent, dependsOn: [mkdir] },
+      ),
+  );
+  return [mkdir, ...copies];
+}
+
+/** A DigitalOcean tag: lower-case letters, digits, `:`, `_` and `-` only. */
+export function doTag(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9:_-]+/g, "-").slice(0, 255);
+}
+
+/** A hostname-safe name (droplet names). */
+export function hostname(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+}
+
+/** `type base64` of an OpenSSH public key, without the comment: the key as clouds compare it. */
+export function normalizeSshKey(publicKey: string): string {
+  const [type, blob] = publicKey.trim().split(/\s+/);
+  if (!type || !blob || !/^[A-Za-z0-9+/]+=*$/.test(blob)) throw new Error(`not an OpenSSH public key: ${publicKey.slice(0, 40)}`);
+  return `${type} ${blob}`;
+}
+
+/** SHA256 fingerprint as `ssh-keygen -lf` prints it (`SHA256:…`). */
+export function sshKeyFingerprint(publicKey: string): string {
+  const blob = Buffer.from(normalizeSshKey(publicKey).split(" ")[1], "base64");
+  return `SHA256:${crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
