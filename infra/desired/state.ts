@@ -107,10 +107,16 @@ function decideContents(catalog: Workshop[], accounts: DesiredAccount[]): Desire
 }
 
 function decideAppliances(catalog: Workshop[], accounts: DesiredAccount[], locations: Map<string, LocationConfig>): DesiredAppliance[] {
+  const byWorkshop = new Map<string, DesiredAccount[]>();
+  for (const a of accounts) {
+    const key = `${a.workshop}@${a.location}`;
+    if (!byWorkshop.has(key)) byWorkshop.set(key, []);
+    byWorkshop.get(key)!.push(a);
+  }
   return catalog.flatMap((w) => {
     if (!w.appliance) return [];
     return w.locations.flatMap((l) => {
-      const students = accounts.filter((a) => a.workshop === w.name && a.location === l);
+      const students = byWorkshop.get(`${w.name}@${l}`) ?? [];
       const location = locations.get(l);
       if (!location || (!w.active && students.length === 0)) return [];
       return [{
