@@ -1,0 +1,97 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { T, byType, installMocks, isSecretValue, plain, settle, valueOf } from "./mocks";
+import { ADMIN_CIDR, HOST_DIR, config, desired } from "./fixtures";
+
+const mocks = installMocks();
+let declareStack: typeof import("../../infra/stack").declareStack;
+beforeAll(async () => {
+  ({ declareStack } = await import("../../infra/stack"));
+});
+
+async function run(cfg = config()) {
+  const outputs = declareStack(desired({ config: cfg }), cfg, { sshPrivateKey: "PRIVATE-KEY-TEXT" }, { hostDir: HOST_DIR });
+  await settle();
+  return { outputs, resources: mocks.take() };
+}
+
+const locations = {
+  aws: { name: "us", provider: "aws", region: "us-east-1", size: "m6i.2xlarge", image: "ami-0123456789abcdef0", fqdn: "us.wod.test", slotPool: { min: 1, max: 50 } },
+  existing: { name: "lab", provider: "existing", host: "10.1.2.3", sshUser: "wod", hubPort: 8443, slotPool: { min: 1, max: 20 } },
+};
+
+describe("JupyterHubBackend on DigitalOcean", () => {
+  it("creates a droplet with the configured size, region, image, the admins' keys and tags", async () => {
+    const { resources } = await run();
+    const [droplet] = byType(resources, T.droplet);
+    expect(droplet.inputs).toMatchObject({ size: "s-4vcpu-8gb", region: "fra1", image: "debian-12-x64", name: "eu-hub" });
+    expect(droplet.inputs.tags).toEqual(["wod", "wod-role:backend", "wod-location:eu"]);
+    const keys = byType(resources, T.sshKey);
+    expect(keys).toHaveLength(1);
+    expect(droplet.inputs.sshKeys).toEqual([`${keys[0].name}-id`]);
+  });
+
+  it("lets SSH in from the admins' CIDRs only and opens the hub port to everyone", async () => {
+    const { resources } = await run();
+    const [firewall] = byType(resources, T.doFirewall);
+    const [droplet] = byType(resources, T.droplet);
+    const rules = firewall.inputs.inboundRules as { portRange: string; sourceAddresses: string[] }[];
+    expect(rules.find((r) => r.portRange === "22")?.sourceAddresses).toEqual([ADMIN_CIDR]);
+    expect(rules.find((r) => r.portRange === "8000")?.sourceAddresses).toEqual(["0.0.0.0/0", "::/0"]);
+    expect(rules).toHaveLength(2);
+    expect(firewall.inputs.dropletIds).toEqual([Number(droplet.id)]);
+  });
+
+  it("copies the host scripts to /opt/wod/bin and bootstraps with the slot pool, token on stdin only", async () => {
+    const { resources } = await run();
+    const copies = byType(resources, T.copyFile).map((r) => r.inputs.remotePath);
+    expect(copies.sort()).toEqual(["/opt/wod/bin/README.md", "/opt/wod/bin/bootstrap-backend.sh", "/opt/wod/bin/install-login-monitor.sh", "/opt/wod/bin/lib.sh"]);
+    const bootstrap = byType(resources, T.command).find((c) => c.name === "eu-bootstrap")!;
+    expect(bootstrap.inputs.create).toBe("chmod 0755 /opt/wod/bin/*.sh && /opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 100 --uid-offset 2000 --hub-port 8000");
+    expect(isSecretValue(bootstrap.inputs.stdin)).toBe(true);
+    const token = plain(bootstrap.inputs.stdin) as string;
+    expect(token).toMatch(/^pw-eu-hub-token/);
+    expect(JSON.stringify(plain(bootstrap.inputs.create))).not.toContain(token);
+    expect(isSecretValue(bootstrap.inputs.connection)).toBe(true);
+    const [droplet] = byType(resources, T.droplet);
+    expect(plain(bootstrap.inputs.connection)).toMatchObject({ host: droplet.state.ipv4Address, user: "root", privateKey: "PRIVATE-KEY-TEXT" });
+  });
+
+  it("exports the address and the hub URL learners open", async () => {
+    const { outputs } = await run();
+    expect(await valueOf(outputs.backends.eu.address)).toMatch(/^10\.0\.\d+\.\d+$/);
+    expect(await valueOf(outputs.backends.eu.hubUrl)).toBe("http://eu.wod.test:8000");
+  });
+
+  it("refuses a cloud backend nobody could reach over SSH, naming adminCidrs", async () => {
+    const cfg = config({ adminCidrs: [] });
+    expect(() => declareStack(desired({ config: cfg }), cfg, { sshPrivateKey: "k" }, { hostDir: HOST_DIR })).toThrow(/adminCidrs/);
+    await settle();
+    mocks.take();
+  });
+});
+
+describe("JupyterHubBackend on AWS", () => {
+  it("creates an instance in its region's provider, SSH from admins only, admin keys through cloud-init", async () => {
+    const { resources } = await run(config({ locations: [locations.aws] }));
+    expect(byType(resources, T.droplet)).toHaveLength(0);
+    const [instance] = byType(resources, T.instance);
+    expect(instance.inputs).toMatchObject({ ami: "ami-0123456789abcdef0", instanceType: "m6i.2xlarge" });
+    expect(instance.inputs.userData).toContain("AAAAC3NzaC1lZDI1NTE5AAAAIFWlZ6bHx5nAcJm3LC8OmbB/n+eyBCbfac4grMpmCU1z");
+    expect(instance.provider).toContain("pulumi:providers:aws::aws-us-east-1");
+    const [group] = byType(resources, T.securityGroup);
+    const ingress = group.inputs.ingress as { fromPort: number; cidrBlocks: string[] }[];
+    expect(ingress.find((r) => r.fromPort === 22)?.cidrBlocks).toEqual([ADMIN_CIDR]);
+    expect(ingress.find((r) => r.fromPort === 8000)?.cidrBlocks).toEqual(["0.0.0.0/0"]);
+  });
+});
+
+describe("JupyterHubBackend on an existing machine", () => {
+  it("creates no machine and no firewall, bootstraps the host it is given through sudo", async () => {
+    const { outputs, resources } = await run(config({ locations: [locations.existing] }));
+    for (const type of [T.droplet, T.instance, T.doFirewall, T.securityGroup, T.sshKey]) expect(byType(resources, type)).toEqual([]);
+    const bootstrap = byType(resources, T.command).find((c) => c.name === "lab-bootstrap")!;
+    expect(plain(bootstrap.inputs.connection)).toMatchObject({ host: "10.1.2.3", user: "wod" });
+    expect(bootstrap.inputs.create).toMatch(/^sudo -n sh -c '.*--hub-port 8443'$/);
+    expect(await valueOf(outputs.backends.lab.hubUrl)).toBe("http://10.1.2.3:8443");
+  });
+});
