@@ -1,0 +1,49 @@
+// The narrow seam between the reconcile job and the Pulumi engine. The real implementation
+// (pulumi-engine.ts) drives the Automation API and needs the Pulumi CLI; tests script it.
+export type StepOp = "create" | "update" | "delete" | "replace" | "same";
+
+/** One resource the engine would touch (preview) or did touch (up). */
+export interface Step {
+  op: StepOp;
+  /** Resource type token, e.g. wod:index:StudentAccount or command:remote:Command. */
+  type: string;
+  urn: string;
+}
+
+export interface Failure {
+  urn: string;
+  type: string;
+  message: string;
+}
+
+export interface UpResult {
+  ok: boolean;
+  /** Steps the engine applied. */
+  steps: Step[];
+  /** Resources whose operation failed, with the engine's message. */
+  failures: Failure[];
+  /** Stack outputs as the state now holds them, secrets decrypted (plain values). */
+  outputs: Record<string, unknown>;
+  error?: string;
+}
+
+/** The stack program for one run: declares resources, returns the stack outputs. */
+export type Program = () => Promise<Record<string, unknown>>;
+
+export interface StackEngine {
+  preview(program: Program): Promise<Step[]>;
+  /** targets: URNs to apply alone (the fast path); everything when absent. */
+  up(program: Program, opts?: { targets?: string[] }): Promise<UpResult>;
+}
+
+/** The engine says another update of this stack is in progress. */
+export class ConcurrentUpdate extends Error {}
+
+/** The component a URN belongs to: the first wod:index type on its type chain, or its own type. */
+export function componentOf(step: Pick<Step, "urn" | "type">): string {
+  const chain = step.urn.split("::")[2] ?? "";
+  return chain.split("$").find((t) => t.startsWith("wod:index:")) ?? step.type;
+}
+
+/** The resource's name (last URN segment). */
+export const nameOf = (urn: string) => urn.split("::").pop() ?? urn;

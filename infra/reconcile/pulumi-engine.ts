@@ -1,0 +1,64 @@
+// StackEngine on the Pulumi Automation API (needs the `pulumi` CLI on PATH and a logged-in
+// state backend). Per-resource steps come from the engine's event stream.
+import { ConcurrentUpdateError, type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdate, type Failure, type Program, type StackEngine, type Step, type StepOp } from "./engine";
+
+const OPS: Record<string, StepOp> = {
+  same: "same", create: "create", update: "update", delete: "delete", replace: "replace",
+  "create-replacement": "replace", "delete-replaced": "replace",
+};
+
+export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: string) => void }): StackEngine {
+  const open = (program: Program): Promise<Stack> =>
+    LocalWorkspace.createOrSelectStack({ stackName: opts.stack, projectName: "wod", program }, { workDir: opts.workDir });
+  const collect = () => {
+    const steps = new Map<string, Step>();
+    const failures: Failure[] = [];
+    const onEvent = (e: EngineEvent) => {
+      const meta = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
+      if (meta && OPS[meta.op] && meta.type !== "pulumi:pulumi:Stack") {
+        const prev = steps.get(meta.urn);
+        // replace arrives as several events; keep the strongest
+        if (!prev || prev.op === "same") steps.set(meta.urn, { op: OPS[meta.op], type: meta.type, urn: meta.urn });
+      }
+      const failed = e.resOpFailedEvent?.metadata;
+      if (failed) failures.push({ urn: failed.urn, type: failed.type, message: "operation failed" });
+      const diag = e.diagnosticEvent;
+      if (diag?.severity === "error" && diag.urn) {
+        const f = failures.find((x) => x.urn === diag.urn);
+        if (f) f.message = diag.message.trim();
+        else failures.push({ urn: diag.urn, type: "", message: diag.message.trim() });
+      }
+    };
+    return { steps, failures, onEvent };
+  };
+  const concurrent = (e: unknown) => (e instanceof ConcurrentUpdateError ? new ConcurrentUpdate((e as Error).message) : e);
+
+  return {
+    async preview(program) {
+      const stack = await open(program);
+      const c = collect();
+      try {
+        await stack.preview({ onEvent: c.onEvent });
+      } catch (e) {
+        throw concurrent(e);
+      }
+      return [...c.steps.values()];
+    },
+    async up(program, { targets } = {}) {
+      const stack = await open(program);
+      const c = collect();
+      let error: string | undefined;
+      try {
+        // continueOnError: one failed activation must not stop the other registrations.
+        await stack.up({ onEvent: c.onEvent, target: targets, continueOnError: true, onOutput: (m) => opts.log(m.trimEnd()) });
+      } catch (e) {
+        const mapped = concurrent(e);
+        if (mapped instanceof ConcurrentUpdate) throw mapped;
+        error = (e as Error).message;
+      }
+      const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+      return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, error };
+    },
+  };
+}

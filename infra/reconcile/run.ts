@@ -1,0 +1,145 @@
+// One reconcile: lock → load → decide → preview → guard → up → write back → report.
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config";
+import type { Database } from "../db/connect";
+import { countDesired, desiredState } from "../desired/state";
+import type { DesiredState } from "../desired/types";
+import { EmptyDatabase, loadInputs } from "../load";
+import { declareStack } from "../stack";
+import { componentOf, type Program, type StackEngine, type Step } from "./engine";
+import { checkGuards } from "./guard";
+import { collectHostFacts, type HostFacts, type HostReader } from "./host-facts";
+import { lockStack, retryConcurrent } from "./lock";
+import { type StackOutputValues, writeBack, type WriteBackSummary } from "./writeback";
+
+/** Exit codes a scheduler can act on. */
+export const EXIT = { ok: 0, failed: 1, input: 2, guard: 3, busy: 4, partial: 5 } as const;
+
+export interface ReconcileOptions {
+  stack: string;
+  config: StackConfig;
+  db: Database;
+  engine: StackEngine;
+  /** Reads last SSH logins and completion records on the machines; skipped when absent. */
+  hosts?: HostReader;
+  now?: () => Date;
+  allowMassDelete?: boolean;
+  /** Apply only new accounts when nothing else changes (default on). */
+  fastPath?: boolean;
+  /** Declares the resources; defaults to the real components (tests may pass their own). */
+  declare?: (desired: DesiredState, config: StackConfig) => Record<string, unknown>;
+  log?: (m: string) => void;
+  /** Test hook: sleep between retries. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface Report {
+  stack: string;
+  exitCode: number;
+  outcome: "converged" | "nothing-to-do" | "partial" | "failed" | "aborted" | "busy" | "invalid-input";
+  message: string;
+  phases: { phase: string; ms: number }[];
+  desired?: ReturnType<typeof countDesired>;
+  /** Changes by component kind and operation. */
+  changes: Record<string, Partial<Record<Step["op"], number>>>;
+  fastPath: boolean;
+  rejected: DesiredState["rejected"];
+  guard: string[];
+  failures: { urn: string; message: string }[];
+  writeBack?: WriteBackSummary;
+  unreachable: HostFacts["unreachable"];
+}
+
+export async function reconcile(o: ReconcileOptions): Promise<Report> {
+  const log = o.log ?? (() => {});
+  const now = (o.now ?? (() => new Date()))();
+  const report: Report = {
+    stack: o.stack, exitCode: EXIT.ok, outcome: "converged", message: "", phases: [], changes: {}, fastPath: false,
+    rejected: [], guard: [], failures: [], unreachable: [],
+  };
+  const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    log(`${name}…`);
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      report.phases.push({ phase: name, ms: Math.round(performance.now() - t0) });
+    }
+  };
+  const end = (outcome: Report["outcome"], exitCode: number, message: string) => Object.assign(report, { outcome, exitCode, message });
+
+  let lock;
+  try {
+    lock = await lockStack(o.db.pool, o.stack);
+  } catch (e) {
+    return end("busy", EXIT.busy, (e as Error).message);
+  }
+  try {
+    // Load and decide: any failure here stops the run before the engine is touched.
+    let desired: DesiredState;
+    try {
+      const { catalog, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
+      if (snapshot.registrations.length === 0 && snapshot.learners.length === 0) {
+        const live = await liveCounts(o.db);
+        if (live.accounts + live.studentServers > 0) throw new EmptyDatabase("the database returned no registrations and no learners while the stack holds live ones");
+      }
+      desired = await phase("decide", async () => desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }));
+    } catch (e) {
+      return end("invalid-input", EXIT.input, `nothing applied: ${(e as Error).message}`);
+    }
+    report.desired = countDesired(desired);
+    report.rejected = desired.rejected;
+    const declare = o.declare ?? ((d, c) => declareStack(d, c, { sshPrivateKey: new pulumi.Config("wod").requireSecret("sshPrivateKey") }) as unknown as Record<string, unknown>);
+    const program: Program = async () => declare(desired, o.config);
+    const retry = <T>(work: () => Promise<T>) => retryConcurrent(work, { log, sleep: o.sleep });
+
+    const steps = await phase("preview", () => retry(() => o.engine.preview(program)));
+    const changed = steps.filter((s) => s.op !== "same");
+    report.guard = checkGuards({ steps, desired, live: await liveCounts(o.db), guard: o.config.guard, allowMassDelete: !!o.allowMassDelete });
+    if (report.guard.length) return end("aborted", EXIT.guard, `guard: nothing applied:\n  ${report.guard.join("\n  ")}`);
+
+    // Fast path: when only new accounts appear, apply just them; nothing unrelated is touched.
+    const onlyNewAccounts = changed.length > 0 && changed.every((s) => s.op === "create" && componentOf(s) === "wod:index:StudentAccount");
+    report.fastPath = onlyNewAccounts && o.fastPath !== false;
+    log(`preview: ${changed.length} change(s)${report.fastPath ? ", fast path: new accounts only" : ""}`);
+    // Up runs even without changes: its outputs are what the write-back syncs from.
+    const up = await phase("up", () => retry(() => o.engine.up(program, report.fastPath ? { targets: changed.map((s) => s.urn) } : {})));
+    const outputs = up.outputs as StackOutputValues;
+    report.failures = up.failures.map((f) => ({ urn: f.urn, message: f.message }));
+    for (const s of up.steps.filter((x) => x.op !== "same")) {
+      const kind = componentOf(s).split(":").pop()!;
+      report.changes[kind] ??= {};
+      report.changes[kind][s.op] = (report.changes[kind][s.op] ?? 0) + 1;
+    }
+
+    const facts = o.hosts
+      ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs), { log }))
+      : undefined;
+    report.unreachable = facts?.unreachable ?? [];
+    report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: up.failures, facts, now }));
+
+    if (!up.ok && up.failures.length === 0) return end("failed", EXIT.failed, `the engine failed: ${up.error}`);
+    if (!up.ok || up.failures.length) return end("partial", EXIT.partial, `${up.failures.length} resource(s) failed; the rest was applied and written back`);
+    return end(changed.length ? "converged" : "nothing-to-do", EXIT.ok, changed.length ? `applied ${changed.length} change(s)` : "already converged");
+  } catch (e) {
+    return end("failed", EXIT.failed, (e as Error).message);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Live accounts and servers as the database last recorded them (the stack's state before this run). */
+async function liveCounts(db: Database) {
+  const { rows } = await db.pool.query(
+    `select (select count(*) from registrations where status = 'active')::int as accounts,
+            (select count(*) from student_servers where removed_at is null and ipv4 is not null)::int as "studentServers"`,
+  );
+  return rows[0] as { accounts: number; studentServers: number };
+}
+
+function hostTargets(outputs: StackOutputValues) {
+  return {
+    servers: Object.entries(outputs.studentServers ?? {}).filter(([, s]) => s.ipv4).map(([learnerId, s]) => ({ learnerId, ipv4: s.ipv4 })),
+    backends: Object.entries(outputs.backends ?? {}).filter(([, b]) => b.address).map(([location, b]) => ({ location, address: b.address })),
+  };
+}
