@@ -1,0 +1,106 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { T, byType, installMocks, settle, valueOf } from "./mocks";
+import { HASH, HOST_DIR, account, backendOf, config, content, desired, server } from "./fixtures";
+import { readStackFile, type StackConfig } from "../../infra/config";
+import type { DesiredState } from "../../infra/desired/types";
+
+const mocks = installMocks();
+let declareStack: typeof import("../../infra/stack").declareStack;
+beforeAll(async () => {
+  ({ declareStack } = await import("../../infra/stack"));
+});
+
+const ROOT = path.join(__dirname, "..", "..");
+
+async function run(state: DesiredState, cfg: StackConfig) {
+  const outputs = declareStack(state, cfg, { sshPrivateKey: "PRIVATE-KEY-TEXT" }, { hostDir: HOST_DIR });
+  await settle();
+  return { outputs, resources: mocks.take() };
+}
+
+/** Each location hosts WKSHP-Alpha with one learner; one student server when the stack has them. */
+function stateFor(cfg: StackConfig): DesiredState {
+  return {
+    backends: cfg.locations.map((l) => backendOf(l, ["Alpha"])),
+    contents: cfg.locations.map((l) => content("WKSHP-Alpha", l.name, HASH.alpha)),
+    accounts: cfg.locations.map((l, i) => ({ ...account(`r${i}`, "WKSHP-Alpha", 1, HASH.alpha, { location: l.name }), uid: 1 + l.uidOffset })),
+    appliances: [],
+    studentServers: cfg.studentServers.enabled ? [server("ada", undefined, cfg.studentServers.allowedRegions[0])] : [],
+    rejected: [],
+    transitions: { expiredRegistrations: [], warnServers: [], removeServers: [] },
+  };
+}
+
+describe("the stack files", () => {
+  it("Pulumi.dev.yaml loads through readStackFile and declares one DigitalOcean backend and a student server", async () => {
+    const cfg = readStackFile(path.join(ROOT, "Pulumi.dev.yaml"));
+    const { outputs, resources } = await run(stateFor(cfg), cfg);
+    expect(byType(resources, T.droplet).map((d) => d.inputs.name).sort()).toEqual(["dev-hub", "wod-learner-ada"]);
+    expect(byType(resources, T.bucket)).toEqual([]);
+    expect(outputs.archiveBucket).toBeUndefined();
+    expect(Object.keys(outputs.backends)).toEqual(["dev"]);
+  });
+
+  it("Pulumi.prod.yaml loads and declares a droplet at eu, an EC2 instance at us and the archive bucket", async () => {
+    const cfg = readStackFile(path.join(ROOT, "Pulumi.prod.yaml"));
+    const { outputs, resources } = await run(stateFor(cfg), cfg);
+    expect(byType(resources, T.droplet).map((d) => d.inputs.name).sort()).toEqual(["eu-hub", "wod-learner-ada"]);
+    expect(byType(resources, T.instance)).toHaveLength(1);
+    expect(await valueOf(outputs.backends.us.hubUrl)).toBe("http://us.workshops.example.org:8000");
+    expect(await valueOf(outputs.archiveBucket!)).toBe("wod-archive-mock");
+    // One AWS provider per region used: the us backend and the archive.
+    expect(resources.filter((r) => r.type === "pulumi:providers:aws").map((r) => r.inputs.region).sort()).toEqual(["eu-west-3", "us-east-1"]);
+  });
+});
+
+describe("declareStack", () => {
+  it("puts every cloud resource on an explicit provider, never an ambient default", async () => {
+    const cfg = readStackFile(path.join(ROOT, "Pulumi.prod.yaml"));
+    const { resources } = await run(stateFor(cfg), cfg);
+    const cloud = resources.filter((r) => /^(digitalocean|aws):/.test(r.type));
+    expect(cloud.length).toBeGreaterThan(10);
+    for (const r of cloud) expect(r.provider, `${r.type} ${r.name}`).toMatch(/::pulumi:providers:(digitalocean::digitalocean|aws::aws-[a-z0-9-]+)::/);
+  });
+
+  it("exports per location, per registration (password secret) and per learner", async () => {
+    const cfg = config();
+    const state = { ...stateFor(cfg), studentServers: [server("ada"), server("bob")] };
+    const { outputs } = await run(state, cfg);
+    expect(Object.keys(outputs.backends)).toEqual(["eu"]);
+    expect(Object.keys(outputs.accounts)).toEqual(["r0"]);
+    expect(await pulumi.isSecret(outputs.accounts.r0.password)).toBe(true);
+    expect(await pulumi.isSecret(outputs.accounts.r0.username)).toBe(false);
+    expect(Object.keys(outputs.studentServers).sort()).toEqual(["ada", "bob"]);
+  });
+
+  it("refuses an account at a location that has no backend, naming the registration", async () => {
+    const state = desired({ contents: [content("WKSHP-Alpha")], accounts: [account("9", "WKSHP-Alpha", 1, HASH.alpha, { location: "mars" })] });
+    expect(() => declareStack(state, config(), { sshPrivateKey: "k" }, { hostDir: HOST_DIR })).toThrow(/accounts\[9\]: location "mars"/);
+    await settle();
+    mocks.take();
+  });
+});
+
+describe("ArchiveBucket", () => {
+  it("is private, encrypted at rest, and expires archives after expireDays", async () => {
+    const cfg = config({ archive: { enabled: true, region: "eu-west-3", expireDays: 30 } });
+    const { resources } = await run(desired({ config: cfg }), cfg);
+    const [bucket] = byType(resources, T.bucket);
+    expect(bucket.inputs.forceDestroy).toBeUndefined();
+    expect(bucket.provider).toContain("aws::aws-eu-west-3");
+    const [block] = byType(resources, T.publicAccessBlock);
+    expect(block.inputs).toMatchObject({ bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    const [encryption] = byType(resources, T.encryption);
+    expect(encryption.inputs).toMatchObject({ bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] });
+    const [lifecycle] = byType(resources, T.lifecycle);
+    expect(lifecycle.inputs).toMatchObject({ bucket: bucket.id, rules: [{ status: "Enabled", expiration: { days: 30 } }] });
+  });
+
+  it("does not exist when the archive is off", async () => {
+    const cfg = config();
+    const { resources } = await run(desired({ config: cfg }), cfg);
+    expect(byType(resources, T.bucket)).toEqual([]);
+  });
+});
