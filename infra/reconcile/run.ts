@@ -9,7 +9,7 @@ import { declareStack } from "../stack";
 import { componentOf, type Program, type StackEngine, type Step } from "./engine";
 import { checkGuards } from "./guard";
 import { collectHostFacts, type HostFacts, type HostReader } from "./host-facts";
-import { lockStack, retryConcurrent } from "./lock";
+import { LockBusy, lockStack, retryConcurrent } from "./lock";
 import { type StackOutputValues, writeBack, type WriteBackSummary } from "./writeback";
 
 /** Exit codes a scheduler can act on. */
@@ -72,17 +72,17 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
   try {
     lock = await lockStack(o.db.pool, o.stack);
   } catch (e) {
-    return end("busy", EXIT.busy, (e as Error).message);
+    if (e instanceof LockBusy) return end("busy", EXIT.busy, e.message);
+    return end("invalid-input", EXIT.input, `nothing applied: cannot reach the database: ${(e as Error).message}`);
   }
   try {
     // Load and decide: any failure here stops the run before the engine is touched.
     let desired: DesiredState;
+    let emptyDatabase = false;
     try {
-      const { catalog, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
-      if (snapshot.registrations.length === 0 && snapshot.learners.length === 0) {
-        const live = await liveCounts(o.db);
-        if (live.accounts + live.studentServers > 0) throw new EmptyDatabase("the database returned no registrations and no learners while the stack holds live ones");
-      }
+      const loaded = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
+      const { catalog, snapshot } = loaded;
+      emptyDatabase = snapshot.registrations.length === 0 && snapshot.learners.length === 0;
       desired = await phase("decide", async () => desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }));
     } catch (e) {
       return end("invalid-input", EXIT.input, `nothing applied: ${(e as Error).message}`);
@@ -95,7 +95,11 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
 
     const steps = await phase("preview", () => retry(() => o.engine.preview(program)));
     const changed = steps.filter((s) => s.op !== "same");
-    report.guard = checkGuards({ steps, desired, live: await liveCounts(o.db), guard: o.config.guard, allowMassDelete: !!o.allowMassDelete });
+    const live = liveCounts(steps);
+    if (emptyDatabase && live.accounts + live.studentServers > 0) {
+      return end("invalid-input", EXIT.input, `nothing applied: ${new EmptyDatabase(`the database returned no registrations and no learners while the stack holds ${live.accounts} accounts and ${live.studentServers} student servers`).message}`);
+    }
+    report.guard = checkGuards({ steps, desired, live, guard: o.config.guard, allowMassDelete: !!o.allowMassDelete });
     if (report.guard.length) return end("aborted", EXIT.guard, `guard: nothing applied:\n  ${report.guard.join("\n  ")}`);
 
     // Fast path: when only new accounts appear, apply just them; nothing unrelated is touched.
@@ -128,13 +132,10 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
   }
 }
 
-/** Live accounts and servers as the database last recorded them (the stack's state before this run). */
-async function liveCounts(db: Database) {
-  const { rows } = await db.pool.query(
-    `select (select count(*) from registrations where status = 'active')::int as accounts,
-            (select count(*) from student_servers where removed_at is null and ipv4 is not null)::int as "studentServers"`,
-  );
-  return rows[0] as { accounts: number; studentServers: number };
+/** Accounts and servers the stack holds before this run: every component the preview does not create. */
+function liveCounts(steps: Step[]) {
+  const count = (type: string) => steps.filter((s) => s.type === type && s.op !== "create").length;
+  return { accounts: count("wod:index:StudentAccount"), studentServers: count("wod:index:StudentServer") };
 }
 
 function hostTargets(outputs: StackOutputValues) {

@@ -1,0 +1,22 @@
+// The end-of-run summary an operator (or a scheduler's log) reads.
+import type { Report } from "./run";
+
+export function renderReport(r: Report): string {
+  const lines = [`reconcile ${r.stack}: ${r.outcome} (exit ${r.exitCode}) — ${r.message}`];
+  if (r.desired) {
+    const d = r.desired;
+    lines.push(`  desired: ${d.backends} backends, ${d.accounts} student accounts, ${d.appliances} appliances, ${d.studentServers} student servers`);
+  }
+  const kinds = Object.entries(r.changes);
+  lines.push(`  changes${r.fastPath ? " (fast path)" : ""}: ${kinds.length ? kinds.map(([k, ops]) => `${k} ${Object.entries(ops).map(([op, n]) => `${op} ${n}`).join(", ")}`).join("; ") : "none"}`);
+  if (r.writeBack) {
+    const w = r.writeBack;
+    lines.push(`  written back: ${w.activated} activated, ${w.failed} failed, ${w.released} released, ${w.serversUp} servers up, ${w.serversWarned} warned, ${w.serversRemoved} removed, ${w.completions} completions, ${w.lastLogins} last logins`);
+  }
+  for (const g of r.guard) lines.push(`  guard: ${g}`);
+  for (const x of r.rejected) lines.push(`  rejected ${x.kind} ${x.id}: ${x.reason}`);
+  for (const f of r.failures) lines.push(`  failed ${f.urn.split("::").pop()}: ${f.message}`);
+  for (const u of r.unreachable) lines.push(`  unreachable ${u.what} (${u.address}): ${u.reason}`);
+  lines.push(`  time: ${r.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(", ") || "-"}`);
+  return lines.join("\n");
+}

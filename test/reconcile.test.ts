@@ -1,0 +1,291 @@
+// The reconcile job against a real PostgreSQL, the real stack program under Pulumi's mock
+// runtime, and a scripted engine in place of the Pulumi engine.
+import type { Pool } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseStackConfig, type StackConfig } from "../infra/config";
+import type { Database } from "../infra/db/connect";
+import { cancel, register } from "../infra/db/registrations";
+import type { HostReader } from "../infra/reconcile/host-facts";
+import { reconcile, type ReconcileOptions } from "../infra/reconcile/run";
+import { MockEngine } from "./reconcile/mock-engine";
+import { KEY_A, KEY_B, wodYml, writeCatalog } from "./support/fixtures";
+import { startPg, type TestPg } from "./support/pg";
+
+const engine = new MockEngine(); // installs the mocks before the program is imported
+let declareStack: typeof import("../infra/stack").declareStack;
+let pg: TestPg;
+beforeAll(async () => {
+  ({ declareStack } = await import("../infra/stack"));
+  pg = await startPg();
+});
+afterAll(async () => {
+  await pg?.stop();
+});
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = new Date("2026-11-23T09:00:00Z");
+
+const catalogDir = writeCatalog({
+  "WKSHP-Python": { yml: wodYml("Python", { range: [1, 60], capacity: 60 }), files: { "1-Lab.ipynb": "{\"cells\": [], \"nbformat\": 4}" } },
+  "WKSHP-Git": { yml: wodYml("Git", { range: [61, 70], capacity: 10, duration: 2 }) },
+});
+
+function stackConfig(): StackConfig {
+  return parseStackConfig({
+    locations: [{ name: "eu", fqdn: "eu.example.org", slotPool: { min: 1, max: 100 } }],
+    adminSshKeys: [KEY_B], adminCidrs: ["198.51.100.0/24"], workshopsDir: catalogDir,
+    studentServers: { enabled: true, allowedRegions: ["fra1", "ams3"], idleDays: 14, warningDays: 3 },
+  }, "test");
+}
+
+/** A fresh database with the catalog synced, a fresh engine state, and a run() bound to them. */
+async function platform(config = stackConfig()) {
+  const pool = await pg.fresh();
+  const db: Database = { pool, describe: "test", close: async () => {} };
+  const e = new MockEngine();
+  const run = (now: Date, extra: Partial<ReconcileOptions> = {}) =>
+    reconcile({
+      stack: "test", config, db, engine: e, now: () => now, sleep: async () => {},
+      declare: (d, c) => {
+        e.lastDesired = d;
+        return declareStack(d, c, { sshPrivateKey: "PRIVATE KEY" }) as unknown as Record<string, unknown>;
+      },
+      ...extra,
+    });
+  // The catalog sync happens inside every run; a first empty run is refused, so sync by registering.
+  return { pool, db, engine: e, run };
+}
+
+async function book(pool: Pool, email: string, workshop = "Python", startsAt = T0) {
+  const r = await register(pool, { email, workshop, startsAt });
+  if (!r.ok) throw new Error(r.message);
+  return r;
+}
+
+async function seedCatalog(pool: Pool, config = stackConfig()) {
+  const { loadCatalog } = await import("../infra/catalog/load");
+  const { syncCatalog } = await import("../infra/db/catalog-sync");
+  const { migrate } = await import("../infra/db/migrate");
+  await migrate(pool);
+  await syncCatalog(pool, config, loadCatalog(catalogDir, config).workshops);
+}
+
+async function registrationRow(pool: Pool, id: string) {
+  return (await pool.query("select status, username, password, hub_url, failure_reason, released_at from registrations where id = $1", [id])).rows[0];
+}
+
+async function learnerWithGrant(pool: Pool, email: string, key = KEY_A, region = "fra1", passedAt = T0) {
+  const id = (await pool.query("insert into learners (email, ssh_public_key, region) values ($1, $2, $3) returning id::text", [email, key, region])).rows[0].id;
+  await pool.query("insert into lesson_progress (learner_id, lesson, passed_at) values ($1, 'js4', $2)", [id, passedAt]);
+  return id as string;
+}
+
+describe("reconcile", () => {
+  it("a registration turns into working credentials, and the password stays out of the report", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    const r = await book(p.pool, "ada@example.org");
+    const report = await p.run(new Date(T0.getTime() + 60_000));
+    expect(report).toMatchObject({ exitCode: 0, outcome: "converged" });
+    const row = await registrationRow(p.pool, r.id);
+    expect(row).toMatchObject({ status: "active", username: "student1", hub_url: "http://eu.example.org:8000", failure_reason: null });
+    expect(row.password).toMatch(/^pw-eu-student1-password/);
+    expect(JSON.stringify(report)).not.toContain(row.password);
+    expect(p.engine.urns("eu-student1")).not.toEqual([]);
+  });
+
+  it("write-back is an idempotent full sync: a second run changes nothing", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "ada@example.org");
+    await book(p.pool, "bob@example.org", "Git");
+    const now = new Date(T0.getTime() + 60_000);
+    await p.run(now);
+    const before = (await p.pool.query("select * from registrations order by id")).rows;
+    const again = await p.run(now);
+    expect(again).toMatchObject({ exitCode: 0, outcome: "nothing-to-do", changes: {} });
+    expect(again.writeBack).toEqual({ activated: 0, failed: 0, released: 0, serversUp: 0, serversWarned: 0, serversRemoved: 0, completions: 0, lastLogins: 0 });
+    expect((await p.pool.query("select * from registrations order by id")).rows).toEqual(before);
+  });
+
+  it("two reconciles of one stack at once: one runs, the other stops at the lock", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "ada@example.org");
+    const slowPreview = p.engine.preview.bind(p.engine);
+    p.engine.preview = async (program) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return slowPreview(program);
+    };
+    const [a, b] = await Promise.all([p.run(T0), p.run(T0)]);
+    expect([a.exitCode, b.exitCode].sort()).toEqual([0, 4]);
+    expect([a, b].find((r) => r.exitCode === 4)!.message).toMatch(/another reconcile of stack test holds the lock/);
+    expect(p.engine.ups).toHaveLength(1);
+  });
+
+  it("the engine's concurrent-update error is retried with backoff, then given up with a clear message", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "ada@example.org");
+    p.engine.busy = 2;
+    expect((await p.run(T0)).exitCode).toBe(0);
+    p.engine.busy = 99;
+    const r = await p.run(T0);
+    expect(r).toMatchObject({ exitCode: 1, outcome: "failed" });
+    expect(r.message).toMatch(/still being updated by someone else after 5 attempts/);
+  });
+
+  it("an unreachable database applies nothing", async () => {
+    const { Pool } = await import("pg");
+    const dead = new Pool({ connectionString: "postgres://wod:wod@127.0.0.1:9/wod", connectionTimeoutMillis: 1000 });
+    const e = new MockEngine();
+    const r = await reconcile({ stack: "test", config: stackConfig(), db: { pool: dead, describe: "dead", close: async () => {} }, engine: e });
+    expect(r).toMatchObject({ exitCode: 2, outcome: "invalid-input" });
+    expect(e.previews + e.ups.length).toBe(0);
+    await dead.end();
+  });
+
+  it("a database that comes back empty never destroys the stack", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "ada@example.org");
+    await p.run(T0);
+    const applied = p.engine.urns();
+    await p.pool.query("truncate registrations, participants, learners cascade");
+    const r = await p.run(T0);
+    expect(r).toMatchObject({ exitCode: 2, outcome: "invalid-input" });
+    expect(r.message).toMatch(/no registrations and no learners while the stack holds 1 accounts/);
+    expect(p.engine.urns()).toEqual(applied);
+  });
+
+  it("the mass-delete guard aborts a run that would release most accounts, unless allowed for this run", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    const ids = [];
+    for (let i = 0; i < 30; i++) ids.push((await book(p.pool, `p${i}@example.org`)).id);
+    await p.run(T0);
+    for (const id of ids.slice(0, 28)) await cancel(p.pool, id);
+    const upsBefore = p.engine.ups.length;
+    const r = await p.run(T0);
+    expect(r).toMatchObject({ exitCode: 3, outcome: "aborted" });
+    expect(r.guard[0]).toMatch(/28 of 30 live student accounts would be released/);
+    expect(p.engine.ups.length).toBe(upsBefore);
+    expect(p.engine.urns("StudentAccount::")).toHaveLength(30);
+    const allowed = await p.run(T0, { allowMassDelete: true });
+    expect(allowed.exitCode).toBe(0);
+    expect(p.engine.urns("StudentAccount::")).toHaveLength(2);
+    expect((await registrationRow(p.pool, ids[0])).released_at).not.toBeNull();
+  });
+
+  it("a failed activation marks that registration failed with the reason; the others converge", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    const [a, b, c] = [await book(p.pool, "a@example.org"), await book(p.pool, "b@example.org"), await book(p.pool, "c@example.org")];
+    p.engine.failing.set("eu-student2-activation", "activate-slot.sh: exit status 1: home is on a read-only disk");
+    const r = await p.run(T0);
+    expect(r).toMatchObject({ exitCode: 5, outcome: "partial" });
+    expect(await registrationRow(p.pool, b.id)).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/read-only disk/), password: null });
+    expect((await registrationRow(p.pool, a.id)).status).toBe("active");
+    expect((await registrationRow(p.pool, c.id)).status).toBe("active");
+    // The failed seat is free again: the next participant can take it.
+    p.engine.failing.clear();
+    expect(await register(p.pool, { email: "d@example.org", workshop: "Python" })).toMatchObject({ ok: true, slot: 2 });
+  });
+
+  it("an expired registration is released on the next run after its end", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    const r = await book(p.pool, "ada@example.org", "Git"); // 2 hours
+    await p.run(T0);
+    expect(p.engine.urns("eu-student61")).not.toEqual([]);
+    await p.run(new Date(T0.getTime() + 2 * HOUR + 60_000));
+    expect(p.engine.urns("eu-student61")).toEqual([]);
+    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "released", password: null, released_at: expect.any(Date) });
+  });
+
+  it("an idle student server is warned, then removed on a later run; an extended one is kept", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "keep-the-db-non-empty@example.org");
+    const idle = await learnerWithGrant(p.pool, "idle@example.org");
+    const kept = await learnerWithGrant(p.pool, "kept@example.org", KEY_B, "ams3");
+    await p.run(T0);
+    const servers = async () => (await p.pool.query("select learner_id::text as id, host(ipv4) as ipv4, warned_at, removed_at, removal_reason from student_servers order by learner_id")).rows;
+    expect((await servers()).map((s) => [s.id, s.ipv4 !== null])).toEqual([[idle, true], [kept, true]]);
+    await p.pool.query("update student_servers set extended_until = $2 where learner_id = $1", [kept, new Date(T0.getTime() + 60 * DAY)]);
+
+    const day15 = new Date(T0.getTime() + 15 * DAY);
+    await p.run(day15);
+    expect((await servers()).find((s) => s.id === idle).warned_at).toEqual(day15);
+    expect((await servers()).find((s) => s.id === kept).warned_at).toBeNull();
+
+    await p.run(new Date(day15.getTime() + DAY)); // still within the warning period
+    expect(p.engine.urns(`learner-${idle}`)).not.toEqual([]);
+    expect((await servers()).find((s) => s.id === idle).warned_at).toEqual(day15);
+
+    await p.run(new Date(day15.getTime() + 3 * DAY));
+    expect(p.engine.urns(`learner-${idle}`)).toEqual([]);
+    expect((await servers()).find((s) => s.id === idle)).toMatchObject({ ipv4: null, removal_reason: "idle", removed_at: expect.any(Date) });
+    expect(p.engine.urns(`learner-${kept}`)).not.toEqual([]);
+  });
+
+  it("last SSH logins are read from the machines; an unreachable machine is reported, not taken as idle", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "keep-the-db-non-empty@example.org");
+    const active = await learnerWithGrant(p.pool, "active@example.org");
+    const away = await learnerWithGrant(p.pool, "away@example.org", KEY_B);
+    await p.run(T0);
+    const ip = async (id: string) => (await p.pool.query("select host(ipv4) as ip from student_servers where learner_id = $1", [id])).rows[0].ip;
+    const [activeIp, awayIp] = [await ip(active), await ip(away)];
+    const login = new Date(T0.getTime() + 10 * DAY);
+    const hosts: HostReader = {
+      async read(address, command) {
+        if (address === awayIp) throw new Error("ssh: connect to host timed out");
+        if (address === activeIp && command.includes("last-ssh-login")) return `${login.toISOString()}\n`;
+        return "";
+      },
+    };
+    const r = await p.run(new Date(T0.getTime() + 11 * DAY), { hosts });
+    expect(r.unreachable).toEqual([{ what: `student server of learner ${away}`, address: awayIp, reason: "ssh: connect to host timed out" }]);
+    const rows = (await p.pool.query("select learner_id::text as id, last_ssh_at from student_servers order by learner_id")).rows;
+    expect(rows).toEqual([{ id: active, last_ssh_at: login }, { id: away, last_ssh_at: null }]);
+    // 16 days after creation the active learner is not idle; the unreachable one is warned by its age alone.
+    const later = await p.run(new Date(T0.getTime() + 16 * DAY), { hosts });
+    expect(later.exitCode).toBe(0);
+    const warned = (await p.pool.query("select learner_id::text as id from student_servers where warned_at is not null")).rows.map((x) => x.id);
+    expect(warned).toEqual([away]);
+  });
+
+  it("the fast path applies a new registration's resources and touches nothing else", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "ada@example.org");
+    await learnerWithGrant(p.pool, "learner@example.org");
+    await p.run(T0);
+    const before = new Map(p.engine.applied);
+    const r2 = await book(p.pool, "bob@example.org");
+    const report = await p.run(T0);
+    expect(report).toMatchObject({ exitCode: 0, fastPath: true });
+    const targets = p.engine.ups.at(-1)!.targets!;
+    expect(targets.length).toBeGreaterThan(0);
+    expect(targets.every((u) => u.includes("wod:index:StudentAccount") && u.includes("eu-student2"))).toBe(true);
+    for (const [urn, res] of before) expect(p.engine.applied.get(urn)).toEqual(res);
+    expect((await registrationRow(p.pool, r2.id)).status).toBe("active");
+  });
+
+  it("a bad learner row never destroys that learner's live server", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "keep-the-db-non-empty@example.org");
+    const l = await learnerWithGrant(p.pool, "l@example.org");
+    await p.run(T0);
+    await p.pool.query("update learners set ssh_public_key = 'garbage' where id = $1", [l]);
+    const r = await p.run(T0);
+    expect(r.exitCode).toBe(3);
+    expect(r.guard).toEqual([`student server learner-${l} would be destroyed although no rule removes it`]);
+    expect(r.rejected).toEqual([{ kind: "learner", id: l, reason: expect.stringMatching(/SSH key/) }]);
+    expect(p.engine.urns(`learner-${l}`)).not.toEqual([]);
+  });
+});
