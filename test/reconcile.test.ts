@@ -11,7 +11,7 @@ import { MockEngine } from "./reconcile/mock-engine";
 import { KEY_A, KEY_B, wodYml, writeCatalog } from "./support/fixtures";
 import { startPg, type TestPg } from "./support/pg";
 
-const engine = new MockEngine(); // installs the mocks before the program is imported
+void new MockEngine(); // installs Pulumi's mocks before the program is imported
 let declareStack: typeof import("../infra/stack").declareStack;
 let pg: TestPg;
 beforeAll(async () => {
@@ -287,5 +287,18 @@ describe("reconcile", () => {
     expect(r.guard).toEqual([`student server learner-${l} would be destroyed although no rule removes it`]);
     expect(r.rejected).toEqual([{ kind: "learner", id: l, reason: expect.stringMatching(/SSH key/) }]);
     expect(p.engine.urns(`learner-${l}`)).not.toEqual([]);
+  });
+
+  it("--write-back-only syncs the database from the stack's outputs without preview or up", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    const r = await book(p.pool, "ada@example.org");
+    await p.run(T0);
+    await p.pool.query("update registrations set status = 'pending', password = null where id = $1", [r.id]);
+    const [previews, ups] = [p.engine.previews, p.engine.ups.length];
+    const report = await p.run(T0, { writeBackOnly: true });
+    expect(report.exitCode).toBe(0);
+    expect([p.engine.previews, p.engine.ups.length]).toEqual([previews, ups]);
+    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "active", password: expect.stringMatching(/^pw-/) });
   });
 });

@@ -11,11 +11,11 @@ import { pulumiEngine } from "../reconcile/pulumi-engine";
 import { renderReport } from "../reconcile/report";
 import { EXIT, reconcile, type Report } from "../reconcile/run";
 
-const USAGE = `usage: npm run reconcile -- --stack NAME [--json] [--allow-mass-delete] [--no-fast-path] [--every 5m]
+const USAGE = `usage: npm run reconcile -- --stack NAME [--json] [--allow-mass-delete] [--no-fast-path] [--write-back-only] [--every 5m]
   DATABASE_URL (required)  the platform database
   WOD_SSH_KEY_FILE         private key to read last logins and completions on the machines`;
 
-async function once(stack: string, args: { json: boolean; allowMassDelete: boolean; fastPath: boolean }): Promise<Report> {
+async function once(stack: string, args: { json: boolean; allowMassDelete: boolean; fastPath: boolean; writeBackOnly: boolean }): Promise<Report> {
   const log = (m: string) => console.error(`wod: ${m}`);
   let config;
   try {
@@ -32,7 +32,7 @@ async function once(stack: string, args: { json: boolean; allowMassDelete: boole
   }
   try {
     return await reconcile({
-      stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath,
+      stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly,
       engine: pulumiEngine({ stack, workDir: ROOT, log }),
       hosts: process.env.WOD_SSH_KEY_FILE ? sshReader({ keyFile: process.env.WOD_SSH_KEY_FILE }) : undefined,
     });
@@ -49,11 +49,11 @@ async function main(): Promise<number> {
   const { values: a } = parseArgs({
     options: {
       stack: { type: "string" }, json: { type: "boolean", default: false }, "allow-mass-delete": { type: "boolean", default: false },
-      "no-fast-path": { type: "boolean", default: false }, every: { type: "string" }, help: { type: "boolean", short: "h" },
+      "no-fast-path": { type: "boolean", default: false }, "write-back-only": { type: "boolean", default: false }, every: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
   if (a.help || !a.stack) return console.log(USAGE), a.help ? 0 : EXIT.input;
-  const args = { json: a.json!, allowMassDelete: a["allow-mass-delete"]!, fastPath: !a["no-fast-path"] };
+  const args = { json: a.json!, allowMassDelete: a["allow-mass-delete"]!, fastPath: !a["no-fast-path"], writeBackOnly: a["write-back-only"]! };
   const print = (r: Report) => (a.json ? console.log(JSON.stringify(r)) : console.log(renderReport(r)));
   if (!a.every) {
     const r = await once(a.stack, args);

@@ -34,6 +34,8 @@ export interface StackEngine {
   preview(program: Program): Promise<Step[]>;
   /** targets: URNs to apply alone (the fast path); everything when absent. */
   up(program: Program, opts?: { targets?: string[] }): Promise<UpResult>;
+  /** Stack outputs as the state holds them, secrets decrypted (for a write-back without an up). */
+  outputs(): Promise<Record<string, unknown>>;
 }
 
 /** The engine says another update of this stack is in progress. */

@@ -35,6 +35,10 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
   const concurrent = (e: unknown) => (e instanceof ConcurrentUpdateError ? new ConcurrentUpdate((e as Error).message) : e);
 
   return {
+    async outputs() {
+      const stack = await LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir });
+      return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+    },
     async preview(program) {
       const stack = await open(program);
       const c = collect();

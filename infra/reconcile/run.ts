@@ -24,6 +24,9 @@ export interface ReconcileOptions {
   hosts?: HostReader;
   now?: () => Date;
   allowMassDelete?: boolean;
+  /** Skip preview and up: sync the database from the stack's current outputs (when another
+   *  driver, such as the Pulumi Kubernetes Operator, runs the updates). */
+  writeBackOnly?: boolean;
   /** Apply only new accounts when nothing else changes (default on). */
   fastPath?: boolean;
   /** Declares the resources; defaults to the real components (tests may pass their own). */
@@ -93,6 +96,13 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     const program: Program = async () => declare(desired, o.config);
     const retry = <T>(work: () => Promise<T>) => retryConcurrent(work, { log, sleep: o.sleep });
 
+    if (o.writeBackOnly) {
+      const outputs = (await phase("read outputs", () => o.engine.outputs())) as StackOutputValues;
+      const facts = o.hosts ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs), { log })) : undefined;
+      report.unreachable = facts?.unreachable ?? [];
+      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: [], facts, now }));
+      return end("converged", EXIT.ok, "database synced from the stack outputs");
+    }
     const steps = await phase("preview", () => retry(() => o.engine.preview(program)));
     const changed = steps.filter((s) => s.op !== "same");
     const live = liveCounts(steps);

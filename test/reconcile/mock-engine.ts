@@ -24,7 +24,7 @@ export class MockEngine implements StackEngine {
   busy = 0;
   /** The last desired state the program declared (to map outputs to what is applied). */
   lastDesired?: DesiredState;
-  private outputs: Record<string, unknown> = {};
+  private outputs_: Record<string, unknown> = {};
 
   constructor(private mocks = installMocks()) {}
 
@@ -52,8 +52,12 @@ export class MockEngine implements StackEngine {
       else this.applied.set(s.urn, resources.get(s.urn)!);
       done.push(s);
     }
-    this.outputs = this.appliedOutputs(outputs);
-    return { ok: failures.length === 0, steps: done, failures, outputs: this.outputs, error: failures.length ? "update failed" : undefined };
+    this.outputs_ = this.appliedOutputs(outputs);
+    return { ok: failures.length === 0, steps: done, failures, outputs: this.outputs_, error: failures.length ? "update failed" : undefined };
+  }
+
+  async outputs(): Promise<Record<string, unknown>> {
+    return this.outputs_;
   }
 
   /** URNs of applied resources, for assertions. */
