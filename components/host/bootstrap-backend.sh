@@ -20,6 +20,7 @@ need_int slot-min "$slot_min"; need_int slot-max "$slot_max"
 need_int uid-offset "$offset"; need_int hub-port "$port"
 ((slot_min <= slot_max)) || die "--slot-min must not exceed --slot-max"
 token=$(read_secret)
+((${#token} >= 8)) || die "the hub token must be at least 8 characters (JupyterHub refuses shorter ones)"
 
 # --- packages (a ready image skips this) ---
 if ! command -v jupyterhub-singleuser >/dev/null || ! python3 -c 'import jinja2' 2>/dev/null \
@@ -31,11 +32,11 @@ fi
 # --- state, token, hub configuration ---
 install -d -m 0755 "$WOD_ETC" "$WOD_VAR"
 install -d -m 0700 "$WOD_VAR/slots" "$WOD_VAR/released" "$WOD_VAR/archive" "$WOD_VAR/jupyterhub"
-changed=0
+changed=0 token_changed=0
 # The token is written by a builtin (printf), so it never shows in a process list.
 if [[ ! -f $WOD_ETC/hub-token || $(<"$WOD_ETC/hub-token") != "$token" ]]; then
   (umask 077 && printf '%s\n' "$token" | write_atomic "$WOD_ETC/hub-token")
-  changed=1
+  changed=1 token_changed=1
 fi
 echo "http://127.0.0.1:8081/hub/api" | write_atomic "$WOD_ETC/hub-api-url"
 
@@ -132,6 +133,16 @@ fi | write_atomic /etc/fail2ban/jail.d/wod-sshd.conf
 for ((n = slot_min; n <= slot_max; n++)); do ensure_slot_user "$n" "$offset"; done
 
 # --- services: systemd on real backends, a pid file where there is no systemd ---
+# JupyterHub keeps every token a service was ever given in its database: after a rotation
+# the old one must be deleted there (hub stopped), or it would keep working.
+forget_old_tokens() {
+  local db="$WOD_VAR/jupyterhub/jupyterhub.sqlite"
+  [[ -f $db ]] || return 0
+  python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("DELETE FROM api_tokens WHERE service_id IN (SELECT id FROM services WHERE name = ?)", ("wod",))
+db.commit()' "$db"
+}
 hub_cmd=(jupyterhub -f "$WOD_ETC/jupyterhub_config.py")
 if [[ -d /run/systemd/system ]]; then
   cat <<EOF | write_atomic /etc/systemd/system/wod-jupyterhub.service
@@ -152,7 +163,9 @@ WantedBy=multi-user.target
 EOF
   systemctl daemon-reload
   systemctl enable -q wod-jupyterhub fail2ban
-  if ((changed)); then systemctl restart wod-jupyterhub; else systemctl start wod-jupyterhub; fi
+  if ((changed)); then systemctl stop wod-jupyterhub; fi
+  if ((token_changed)); then forget_old_tokens; fi
+  systemctl start wod-jupyterhub
   systemctl reload-or-restart fail2ban
 else
   pidfile=/run/wod-jupyterhub.pid
@@ -162,12 +175,13 @@ else
     for _ in $(seq 1 100); do running || break; sleep 0.1; done
   fi
   if ! running; then
+    if ((token_changed)); then forget_old_tokens; fi
     # setsid: the hub outlives this SSH session; its children inherit the nofile limit.
     (cd "$WOD_VAR/jupyterhub" && { ulimit -n 65535 2>/dev/null || log "warning: cannot raise nofile here"; } &&
       exec setsid "${hub_cmd[@]}" >>/var/log/jupyterhub.log 2>&1 </dev/null) &
     echo $! >"$pidfile"
   fi
-  if fail2ban-client ping >/dev/null 2>&1; then fail2ban-client -q reload; else fail2ban-client -q start >/dev/null; fi
+  if fail2ban-client ping >/dev/null 2>&1; then fail2ban-client -q reload >/dev/null; else fail2ban-client -q start >/dev/null; fi
 fi
-hub wait-hub --timeout 60
+hub wait-hub --timeout 60 || { tail -n 20 /var/log/jupyterhub.log >&2; die "the hub did not start"; }
 log "backend ready: slots $slot_min..$slot_max, hub on port $port"

@@ -44,7 +44,7 @@ def main():
         if mine is not None:
             executed += min(len(original), sum(1 for c in mine if c.get("execution_count") is not None))
     ratio = round(executed / total, 4) if total else 0
-    print(json.dumps({"codeCells": total, "executedCells": executed, "completionRatio": ratio}))
+    print(json.dumps({"codeCells": total, "executedCells": executed, "completionRatio": ratio}, separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ kill_user_processes "$user"
 if [[ ! -f $record.partial ]]; then
   completion=$(python3 "$WOD_BIN/completion-ratio.py" \
     --workshop-dir "$(json_field "$state" workshopDir)" --learner-dir "$home/$workshop")
-  tar -czf "$archive.tmp" -C "$WOD_HOMES" "$user"
+  (umask 077 && tar -czf "$archive.tmp" -C "$WOD_HOMES" "$user") # the home holds its password
   mv -f "$archive.tmp" "$archive"
   printf '{"registration":"%s","slot":%d,"user":"%s","workshop":"%s",%s,"archive":"%s","releasedAt":"%s"}\n' \
     "$registration" "$slot" "$user" "$workshop" "${completion:1:${#completion}-2}" "$archive" "$now" \

@@ -16,8 +16,8 @@ down() {
   if [[ -f $dir/pid ]]; then
     local pid; pid=$(<"$dir/pid")
     # Killing unshare kills the namespace's init (--kill-child), hence every process in it.
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true # unshare --fork ignores SIGTERM
+    for _ in $(seq 1 100); do [[ $(ps -o stat= -p "$pid") == [^Z]* ]] || break; sleep 0.1; done
   fi
   [[ -n ${NETNS:-} ]] && ip netns del "$NETNS" 2>/dev/null || true
   # The mounts lived in the host's private mount namespace; refuse to delete through any left.
