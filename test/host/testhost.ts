@@ -48,12 +48,13 @@ export interface TestHost {
   down(): Promise<void>;
 }
 
-export function sshOptions(dir: string, key: string): string[] {
+export function sshOptions(dir: string, key: string, multiplex = true): string[] {
   return [
     "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
     "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
-    // One connection per user reused by every command, as Ansible does by default.
-    "-o", "ControlMaster=auto", "-o", `ControlPath=${dir}/cm-%r`, "-o", "ControlPersist=120",
+    // root's commands share one connection, as Ansible's do by default; a learner's each
+    // log in afresh, as a person's do.
+    ...(multiplex ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${dir}/cm-%r`, "-o", "ControlPersist=120"] : []),
   ];
 }
 
@@ -67,8 +68,11 @@ export async function startTestHost(hubPort = 8000): Promise<TestHost> {
   );
   const addr = env.ADDR;
   const base = sshOptions(dir, env.KEY);
-  const ssh: TestHost["ssh"] = (command, opts = {}) =>
-    run("ssh", [...base, `${opts.user ?? "root"}@${addr}`, command], opts.input ?? "", opts.timeoutMs);
+  const ssh: TestHost["ssh"] = (command, opts = {}) => {
+    const user = opts.user ?? "root";
+    const options = user === "root" ? base : sshOptions(dir, env.KEY, false);
+    return run("ssh", [...options, `${user}@${addr}`, command], opts.input ?? "", opts.timeoutMs);
+  };
   return {
     addr,
     dir,
