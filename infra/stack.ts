@@ -22,6 +22,32 @@ export interface StackSecrets {
 export interface DeclareOptions {
   /** Host scripts copied to every machine (default: components/host). */
   hostDir?: string;
+  /**
+   * DigitalOcean ids of the admins' keys when another stack owns them (split stacks: DigitalOcean
+   * refuses a key twice per account, so only one stack may create them). Default: create them here.
+   */
+  doAdminKeyIds?: pulumi.Input<string>[];
+}
+
+/** One part of the platform, for a stack split (components/README.md, "Splitting the stack"). */
+export interface StackPart {
+  /** Locations this stack runs; all when absent. */
+  locations?: string[];
+  /** Whether this stack runs the student servers. */
+  studentServers: boolean;
+}
+
+/** The desired state restricted to one part; what each split stack declares. */
+export function selectPart(desired: DesiredState, part: StackPart): DesiredState {
+  const here = (location: string) => !part.locations || part.locations.includes(location);
+  return {
+    ...desired,
+    backends: desired.backends.filter((b) => here(b.location)),
+    contents: desired.contents.filter((c) => here(c.location)),
+    accounts: desired.accounts.filter((a) => here(a.location)),
+    appliances: desired.appliances.filter((a) => here(a.location)),
+    studentServers: part.studentServers ? desired.studentServers : [],
+  };
 }
 
 /** What the stack exports; the write-back reads it into the database. */
@@ -34,6 +60,8 @@ export interface StackOutputs {
   studentServers: Record<string, { ipv4: pulumi.Output<string> }>;
   /** Archive bucket name, when the archive is enabled. */
   archiveBucket?: pulumi.Output<string>;
+  /** DigitalOcean ids of the admins' keys, when this stack created them (for split stacks). */
+  doAdminKeyIds?: pulumi.Output<string>[];
 }
 
 export function declareStack(desired: DesiredState, config: StackConfig, secrets: StackSecrets, opts: DeclareOptions = {}): StackOutputs {
@@ -52,25 +80,30 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
 
   // DigitalOcean refuses the same public key twice in an account: one SshKey per fingerprint,
   // shared by every admin and learner holding it. Named by fingerprint so it never moves.
-  const doKeys = new Map<string, digitalocean.SshKey>();
+  const doKeyIds = new Map<string, pulumi.Input<string>>();
   const doKey = (publicKey: string, fingerprint: string, who: string) => {
-    let key = doKeys.get(fingerprint);
-    if (!key) {
+    if (!doKeyIds.has(fingerprint)) {
       const id = sha256(fingerprint).slice(0, 12);
-      key = new digitalocean.SshKey(
+      const key = new digitalocean.SshKey(
         `ssh-key-${id}`,
         { name: `wod-${who}-${id}`, publicKey: normalizeSshKey(publicKey) },
         { provider: digitaloceanProvider(), deleteBeforeReplace: true },
       );
-      doKeys.set(fingerprint, key);
+      doKeyIds.set(fingerprint, key.id);
     }
-    return key.id;
+    return doKeyIds.get(fingerprint)!;
   };
   const usesDigitalOcean =
     desired.studentServers.length > 0 ||
     desired.backends.some((b) => b.provider === "digitalocean") ||
     desired.appliances.some((a) => a.provider === "digitalocean");
-  const adminKeyIds = usesDigitalOcean ? config.adminSshKeys.map((k) => doKey(k, sshKeyFingerprint(k), "admin")) : [];
+  const ownsAdminKeys = usesDigitalOcean && !opts.doAdminKeyIds;
+  if (opts.doAdminKeyIds && opts.doAdminKeyIds.length !== config.adminSshKeys.length) {
+    throw new Error(`doAdminKeyIds: ${opts.doAdminKeyIds.length} ids for ${config.adminSshKeys.length} adminSshKeys, in the same order`);
+  }
+  // Keys another stack owns are known by the same fingerprints, so a learner holding one shares it.
+  opts.doAdminKeyIds?.forEach((id, i) => doKeyIds.set(sshKeyFingerprint(config.adminSshKeys[i]), id));
+  const adminKeyIds = opts.doAdminKeyIds ?? (ownsAdminKeys ? config.adminSshKeys.map((k) => doKey(k, sshKeyFingerprint(k), "admin")) : []);
   const machineArgs = { adminCidrs: config.adminCidrs, adminPublicKeys: config.adminSshKeys, doSshKeyIds: adminKeyIds, sshPrivateKey, hostDir };
 
   const backends = new Map<string, JupyterHubBackend>();
@@ -137,6 +170,7 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
   }
 
   for (const [location, b] of backends) outputs.backends[location] = { address: b.address, hubUrl: b.hubUrl };
+  if (ownsAdminKeys) outputs.doAdminKeyIds = adminKeyIds.map((id) => pulumi.output(id));
   if (config.archive.enabled) {
     outputs.archiveBucket = new ArchiveBucket("archive", { expireDays: config.archive.expireDays, provider: awsProvider(config.archive.region) }).bucketName;
   }

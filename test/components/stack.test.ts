@@ -8,8 +8,9 @@ import type { DesiredState } from "../../infra/desired/types";
 
 const mocks = installMocks();
 let declareStack: typeof import("../../infra/stack").declareStack;
+let selectPart: typeof import("../../infra/stack").selectPart;
 beforeAll(async () => {
-  ({ declareStack } = await import("../../infra/stack"));
+  ({ declareStack, selectPart } = await import("../../infra/stack"));
 });
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -102,5 +103,32 @@ describe("ArchiveBucket", () => {
     const cfg = config();
     const { resources } = await run(desired({ config: cfg }), cfg);
     expect(byType(resources, T.bucket)).toEqual([]);
+  });
+});
+
+describe("splitting the stack per location", () => {
+  const cfg = () => readStackFile(path.join(ROOT, "Pulumi.prod.yaml"));
+
+  it("a location's stack declares only that location's backend, content and accounts", async () => {
+    const part = selectPart(stateFor(cfg()), { locations: ["us"], studentServers: false });
+    const { outputs, resources } = await run(part, cfg());
+    expect(Object.keys(outputs.backends)).toEqual(["us"]);
+    expect(Object.keys(outputs.accounts)).toEqual(["r1"]);
+    expect(byType(resources, T.droplet)).toEqual([]);
+    expect(byType(resources, T.instance)).toHaveLength(1);
+    expect(outputs.studentServers).toEqual({});
+  });
+
+  it("uses the admin keys another stack owns instead of creating them again", async () => {
+    const part = selectPart(stateFor(cfg()), { locations: ["eu"], studentServers: true });
+    const { outputs, resources } = await run(part, cfg());
+    expect(outputs.doAdminKeyIds).toHaveLength(1);
+    mocks.take();
+    const shared = declareStack(part, cfg(), { sshPrivateKey: "k" }, { hostDir: HOST_DIR, doAdminKeyIds: ["4242"] });
+    await settle();
+    const again = mocks.take();
+    expect(byType(again, T.sshKey)).toHaveLength(byType(resources, T.sshKey).length - 1);
+    expect(byType(again, T.droplet).find((d) => d.inputs.name === "eu-hub")!.inputs.sshKeys).toEqual(["4242"]);
+    expect(shared.doAdminKeyIds).toBeUndefined();
   });
 });
