@@ -1,0 +1,151 @@
+// Benchmark: our host scripts against WoD's way, on the same throwaway test host.
+//  - ours: bootstrap-backend.sh creates the slot users in one run, then every slot is
+//    activated (password, home, rendered workshop, server started by the hub) and released
+//    (completion, archive, wipe, lock, server stopped), one SSH command per slot, a few at a
+//    time as Pulumi would run them;
+//  - WoD's: the compliance playbook's per-user Ansible loop (group, user, file, ACL tasks per
+//    user) for as many users, with Debian's ansible over SSH.
+// Run alone with `npx tsx bench/host.ts` (root; WOD_BENCH_SLOTS=200 by default).
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  WORKSHOP_DIR, activate, bootstrap, fixtures, hubToken, newPassword, release, run, startTestHost, type TestHost,
+} from "../test/host/testhost";
+
+const SLOTS = Number(process.env.WOD_BENCH_SLOTS ?? 200);
+const PARALLEL = 4; // SSH commands in flight, like Pulumi's parallel resource operations
+const WAVE = 50; // slots activated before they are released: bounds the running notebook servers
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Runs job(i) for every i in items with at most PARALLEL at once. */
+async function pool(items: number[], job: (i: number) => Promise<void>) {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: PARALLEL }, async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) await job(i);
+  }));
+}
+
+async function ours(host: TestHost, log: (line: string) => void) {
+  const t0 = Date.now();
+  const boot = await bootstrap(host, hubToken(), 1, SLOTS);
+  if (boot.code !== 0) throw new Error(`bootstrap failed: ${boot.stderr}`);
+  const provision = Date.now() - t0;
+  log(`ours: bootstrap created ${SLOTS} slot users in ${seconds(provision)}`);
+  await host.upload(join(fixtures, "WKSHP-Sample"), WORKSHOP_DIR);
+
+  let activation = 0;
+  let releasing = 0;
+  let done = 0;
+  for (let start = 1; start <= SLOTS; start += WAVE) {
+    const wave = Array.from({ length: Math.min(WAVE, SLOTS - start + 1) }, (_, i) => start + i);
+    let t = Date.now();
+    await pool(wave, async (slot) => {
+      const r = await activate(host, `bench-${slot}`, slot, newPassword(), ["WODBEEXTFQDN=wod.example.org", "HTTPPORT=8000"]);
+      if (r.code !== 0) throw new Error(`activate slot ${slot}: ${r.stderr}`);
+    });
+    activation += Date.now() - t;
+    t = Date.now();
+    await pool(wave, async (slot) => {
+      const r = await release(host, `bench-${slot}`, slot);
+      if (r.code !== 0) throw new Error(`release slot ${slot}: ${r.stderr}`);
+    });
+    releasing += Date.now() - t;
+    done += wave.length;
+    log(`ours: ${done}/${SLOTS} slots activated and released (${seconds(activation + releasing)} so far)`);
+  }
+  return { provision, activation, releasing };
+}
+
+async function ansible(host: TestHost, log: (line: string) => void): Promise<number | null> {
+  if ((await run("sh", ["-c", "command -v ansible-playbook"])).code !== 0) {
+    log("ansible: skipped, ansible-playbook not found (apt-get install ansible)");
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "wod-bench-ansible."));
+  writeFileSync(join(dir, "inventory"),
+    `testhost ansible_host=${host.addr} ansible_user=root ansible_ssh_private_key_file=${host.dir}/key ` +
+      `ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' ansible_python_interpreter=/usr/bin/python3\n`);
+  // WoD's compliance playbook shape: one task per concern, each looping over every user.
+  // Other names and uids than the slots above, so both runs do the full work.
+  writeFileSync(join(dir, "users.yml"), `
+- hosts: testhost
+  gather_facts: false
+  vars:
+    users: "{{ range(1, ${SLOTS} + 1) | list }}"
+  tasks:
+    - name: group per user
+      ansible.builtin.group: { name: "ansstudent{{ item }}", gid: "{{ 5000 + item }}" }
+      loop: "{{ users }}"
+    - name: user
+      ansible.builtin.user:
+        name: "ansstudent{{ item }}"
+        uid: "{{ 5000 + item }}"
+        group: "ansstudent{{ item }}"
+        groups: students
+        home: "/ansible/ansstudent{{ item }}"
+        create_home: false
+        shell: /bin/bash
+        password: "{{ ('pw' ~ item) | password_hash('sha512', 'benchsalt' ~ item) }}"
+      loop: "{{ users }}"
+    - name: home
+      ansible.builtin.file: { path: "/ansible/ansstudent{{ item }}", state: directory, owner: "ansstudent{{ item }}", group: "ansstudent{{ item }}", mode: "0700" }
+      loop: "{{ users }}"
+    - name: ACL
+      ansible.posix.acl: { path: "/ansible/ansstudent{{ item }}", entity: "ansstudent{{ item }}", etype: user, permissions: rwx, state: present }
+      loop: "{{ users }}"
+`);
+  const t0 = Date.now();
+  const code = await new Promise<number>((done) => {
+    const child = spawn("ansible-playbook", ["-i", join(dir, "inventory"), join(dir, "users.yml")], {
+      env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: "False", ANSIBLE_NOCOLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let items = 0;
+    let buffer = "";
+    child.stdout.on("data", (d) => {
+      buffer += d;
+      const lines = buffer.split("\n");
+      buffer = lines.pop()!;
+      for (const line of lines) {
+        if (/^(ok|changed): /.test(line) && ++items % 100 === 0) {
+          log(`ansible: ${items}/${SLOTS * 4} user tasks (${seconds(Date.now() - t0)} so far)`);
+        }
+        if (/^(fatal|failed)/.test(line)) log(`ansible: ${line}`);
+      }
+    });
+    child.stderr.on("data", (d) => log(`ansible: ${String(d).trim()}`));
+    child.on("close", (c) => done(c ?? 1));
+  });
+  if (code !== 0) throw new Error(`ansible-playbook exited ${code}`);
+  return Date.now() - t0;
+}
+
+export async function benchHost(log: (line: string) => void): Promise<void> {
+  log(`host: starting a test host; ${SLOTS} slots, ${PARALLEL} SSH commands in parallel, waves of ${WAVE}`);
+  const host = await startTestHost();
+  try {
+    const mine = await ours(host, log);
+    const theirs = await ansible(host, log);
+    const total = mine.activation + mine.releasing;
+    log(`host: ours, bootstrap of ${SLOTS} slot users: ${seconds(mine.provision)}`);
+    log(`host: ours, activate ${SLOTS} slots: ${seconds(mine.activation)} (${seconds(mine.activation / SLOTS)} per slot, server start included)`);
+    log(`host: ours, release ${SLOTS} slots: ${seconds(mine.releasing)} (${seconds(mine.releasing / SLOTS)} per slot)`);
+    if (theirs !== null) {
+      log(`host: WoD's per-user Ansible loop (group, user, file, ACL) for ${SLOTS} users: ${seconds(theirs)}`);
+      log(`host: ratio Ansible loop / our bootstrap (same account work): ${(theirs / mine.provision).toFixed(1)}x`);
+      log(`host: ratio Ansible loop / our activate+release (which also renders, starts and stops servers, archives): ${(theirs / total).toFixed(2)}x`);
+    }
+  } finally {
+    await host.down();
+  }
+}
+
+if (require.main === module) {
+  benchHost((line) => console.log(line)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
