@@ -2,6 +2,8 @@
 // 1,000 and 10,000 live accounts plus 1,000 student servers. Each size runs in its own process
 // (the mock runtime is process-global; maxRSS is then that size's peak).
 // Run alone: npx tsx bench/program.ts
+// WOD_BENCH_NO_SOURCE_MAPS=1 / WOD_BENCH_STACK_LIMIT=<n> measure how much of it is the SDK's
+// per-promise stack traces (see components/README.md, "Scale").
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -110,7 +112,7 @@ async function child(accounts: number, servers: number): Promise<void> {
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        if (++registered % 10_000 === 0) console.log(`${registered} resources registered (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        if (++registered % 5_000 === 0) console.log(`${registered} resources registered (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "digitalocean:index/droplet:Droplet") state.ipv4Address = "203.0.113.10";
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = "bench-password";
