@@ -29,7 +29,8 @@ export interface StudentAccountArgs {
 /**
  * Named by slot, not by registration (`<location>-student<N>`): when a slot passes from one
  * registration to the next in a single run, it is one resource replaced delete-first, so the old
- * registration is released before the new one is activated, never after.
+ * registration is released before the new one is activated (the host scripts tolerate either
+ * order; this keeps one slot = one resource in the plan).
  */
 export class StudentAccount extends pulumi.ComponentResource {
   /** Linux user, `student<slot>`. */
