@@ -1,9 +1,13 @@
 // `npm run bench`: figures to watch as the platform grows. Each part prints its own table.
 import { benchFoundation } from "./foundation";
+import { benchHost } from "./host";
+import { benchProgram } from "./program";
 
 async function main() {
   const parts: [string, (log: (line: string) => void) => Promise<void>][] = [
     ["decision and database read", benchFoundation],
+    ["stack program under the mock engine", benchProgram],
+    ["slot activation and release on the test host", benchHost],
   ];
   for (const [title, run] of parts) {
     console.log(`\n== ${title}`);
