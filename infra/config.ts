@@ -71,6 +71,16 @@ export const GuardConfig = z.strictObject({
   maxDeleteShare: z.number().min(0).max(1).default(0.2),
 });
 
+export const PartConfig = z.strictObject({
+  /** Locations this stack runs (all when absent). */
+  locations: z.array(name).optional(),
+  /** Whether this stack runs the student servers. */
+  studentServers: z.boolean().default(true),
+  /** Stack (org/wod/name) whose `doAdminKeyIds` output holds the admins' DigitalOcean keys; only one stack creates them. */
+  adminKeysFrom: z.string().optional(),
+});
+export type PartConfig = z.infer<typeof PartConfig>;
+
 export const StackConfig = z.strictObject({
   /** Backends (JupyterHub hosts), one per location. */
   locations: z.array(LocationConfig).min(1),
@@ -87,6 +97,8 @@ export const StackConfig = z.strictObject({
   studentServers: StudentServersConfig.default(StudentServersConfig.parse({})),
   archive: ArchiveConfig.default(ArchiveConfig.parse({})),
   guard: GuardConfig.default(GuardConfig.parse({})),
+  /** For a platform split into several stacks: the part this stack runs (everything when absent). */
+  part: PartConfig.optional(),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 
@@ -109,6 +121,9 @@ export function parseStackConfig(raw: Record<string, unknown>, source: string): 
     if (l.slotPool.min > l.slotPool.max) problems.push(`${at}.slotPool: min ${l.slotPool.min} is above max ${l.slotPool.max}`);
     if (l.provider === "existing" && !l.host) problems.push(`${at}.host: required when provider is "existing"`);
   });
+  for (const l of config.part?.locations ?? []) {
+    if (!seen.has(l)) problems.push(`${source}: wod:part.locations: location "${l}" is not in wod:locations`);
+  }
   if (problems.length) throw new ConfigError(`invalid stack config:\n  ${problems.join("\n  ")}`);
   return config;
 }

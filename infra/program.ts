@@ -5,6 +5,8 @@ import { parseStackConfig, StackConfig } from "./config";
 import { openDatabase } from "./db/connect";
 import { desiredState } from "./desired/state";
 import { EmptyDatabase, loadInputs } from "./load";
+import { restrictToPart } from "./desired/part";
+import type { DesiredState } from "./desired/types";
 import { declareStack } from "./stack";
 
 /** The `wod:` keys as pulumi.Config holds them (objects arrive as JSON text). */
@@ -35,10 +37,20 @@ export async function program() {
       throw new EmptyDatabase(`${db.describe} has no registrations and no learners; refusing to plan a stack without them (set WOD_ALLOW_EMPTY=1 if that is really wanted)`);
     }
     const now = process.env.WOD_NOW ? new Date(process.env.WOD_NOW) : new Date();
-    const desired = desiredState({ catalog: catalog.workshops, snapshot, config, now });
+    const locationOf = new Map(snapshot.registrations.map((r) => [r.id, r.location]));
+    const desired = restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config, now }), config.part, (id) => locationOf.get(id));
     for (const r of desired.rejected) pulumi.log.warn(`rejected ${r.kind} ${r.id}: ${r.reason}`);
-    return declareStack(desired, config, { sshPrivateKey: new pulumi.Config("wod").requireSecret("sshPrivateKey") });
+    return declare(desired, config);
   } finally {
     await db.close();
   }
+}
+
+/** Declares the stack's resources; a split stack takes the admins' DigitalOcean keys from the stack that owns them. */
+export function declare(desired: DesiredState, config: StackConfig) {
+  const from = config.part?.adminKeysFrom;
+  const ids = from ? new pulumi.StackReference(from).getOutput("doAdminKeyIds") : undefined;
+  return declareStack(desired, config, { sshPrivateKey: new pulumi.Config("wod").requireSecret("sshPrivateKey") }, {
+    doAdminKeyIds: ids ? config.adminSshKeys.map((_, i) => ids.apply((all: string[]) => all[i])) : undefined,
+  });
 }

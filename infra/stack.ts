@@ -29,26 +29,8 @@ export interface DeclareOptions {
   doAdminKeyIds?: pulumi.Input<string>[];
 }
 
-/** One part of the platform, for a stack split (components/README.md, "Splitting the stack"). */
-export interface StackPart {
-  /** Locations this stack runs; all when absent. */
-  locations?: string[];
-  /** Whether this stack runs the student servers. */
-  studentServers: boolean;
-}
-
-/** The desired state restricted to one part; what each split stack declares. */
-export function selectPart(desired: DesiredState, part: StackPart): DesiredState {
-  const here = (location: string) => !part.locations || part.locations.includes(location);
-  return {
-    ...desired,
-    backends: desired.backends.filter((b) => here(b.location)),
-    contents: desired.contents.filter((c) => here(c.location)),
-    accounts: desired.accounts.filter((a) => here(a.location)),
-    appliances: desired.appliances.filter((a) => here(a.location)),
-    studentServers: part.studentServers ? desired.studentServers : [],
-  };
-}
+// Split stacks: the part one stack declares (components/README.md, "Splitting the stack").
+export { selectPart, type StackPart } from "./desired/part";
 
 /** What the stack exports; the write-back reads it into the database. */
 export interface StackOutputs {

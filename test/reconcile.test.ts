@@ -40,8 +40,8 @@ function stackConfig(): StackConfig {
 }
 
 /** A fresh database with the catalog synced, a fresh engine state, and a run() bound to them. */
-async function platform(config = stackConfig()) {
-  const pool = await pg.fresh();
+async function platform(config = stackConfig(), shared?: Pool) {
+  const pool = shared ?? (await pg.fresh());
   const db: Database = { pool, describe: "test", close: async () => {} };
   const e = new MockEngine();
   const run = (now: Date, extra: Partial<ReconcileOptions> = {}) =>
@@ -68,7 +68,7 @@ async function seedCatalog(pool: Pool, config = stackConfig()) {
   const { syncCatalog } = await import("../infra/db/catalog-sync");
   const { migrate } = await import("../infra/db/migrate");
   await migrate(pool);
-  await syncCatalog(pool, config, loadCatalog(catalogDir, config).workshops);
+  await syncCatalog(pool, config, loadCatalog(config.workshopsDir, config).workshops);
 }
 
 async function registrationRow(pool: Pool, id: string) {
@@ -300,5 +300,29 @@ describe("reconcile", () => {
     expect(report.exitCode).toBe(0);
     expect([p.engine.previews, p.engine.ups.length]).toEqual([previews, ups]);
     expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "active", password: expect.stringMatching(/^pw-/) });
+  });
+
+  it("split stacks: each stack declares and writes back its own locations only", async () => {
+    const dir = writeCatalog({ "WKSHP-Python": { yml: wodYml("Python", { range: [1, 60], capacity: 60, alternateLocation: ["us"] }) } });
+    const part = (locations: string[], studentServers: boolean) => parseStackConfig({
+      locations: [{ name: "eu", slotPool: { min: 1, max: 100 } }, { name: "us", slotPool: { min: 1, max: 100 } }],
+      adminCidrs: ["198.51.100.0/24"], workshopsDir: dir, part: { locations, studentServers },
+    }, "split");
+    const eu = await platform(part(["eu"], true));
+    const us = await platform(part(["us"], false), eu.pool);
+    await seedCatalog(eu.pool, part(["eu"], true));
+    const a = await register(eu.pool, { email: "a@example.org", workshop: "Python", location: "eu", startsAt: T0 });
+    const b = await register(eu.pool, { email: "b@example.org", workshop: "Python", location: "us", startsAt: T0 });
+    if (!a.ok || !b.ok) throw new Error(`registration refused: ${JSON.stringify([a, b])}`);
+    await eu.run(T0);
+    expect(eu.engine.urns("StudentAccount::").map((u) => u.split("::").pop())).toEqual(["eu-student1"]);
+    expect((await registrationRow(eu.pool, b.id)).status).toBe("pending");
+    await us.run(T0);
+    expect(us.engine.urns("StudentAccount::").map((u) => u.split("::").pop())).toEqual(["us-student1"]);
+    await cancel(eu.pool, b.id);
+    await eu.run(T0);
+    expect((await registrationRow(eu.pool, b.id)).released_at).toBeNull(); // the us stack still holds it
+    await us.run(T0);
+    expect((await registrationRow(eu.pool, b.id)).released_at).not.toBeNull();
   });
 });

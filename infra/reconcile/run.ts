@@ -1,11 +1,11 @@
 // One reconcile: lock → load → decide → preview → guard → up → write back → report.
-import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { Database } from "../db/connect";
 import { countDesired, desiredState } from "../desired/state";
 import type { DesiredState } from "../desired/types";
 import { EmptyDatabase, loadInputs } from "../load";
-import { declareStack } from "../stack";
+import { restrictToPart } from "../desired/part";
+import { declare as declareProgram } from "../program";
 import { componentOf, type Program, type StackEngine, type Step } from "./engine";
 import { checkGuards } from "./guard";
 import { collectHostFacts, type HostFacts, type HostReader } from "./host-facts";
@@ -86,13 +86,15 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       const loaded = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
       const { catalog, snapshot } = loaded;
       emptyDatabase = snapshot.registrations.length === 0 && snapshot.learners.length === 0;
-      desired = await phase("decide", async () => desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }));
+      const locationOf = new Map(snapshot.registrations.map((r) => [r.id, r.location]));
+      desired = await phase("decide", async () =>
+        restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }), o.config.part, (id) => locationOf.get(id)));
     } catch (e) {
       return end("invalid-input", EXIT.input, `nothing applied: ${(e as Error).message}`);
     }
     report.desired = countDesired(desired);
     report.rejected = desired.rejected;
-    const declare = o.declare ?? ((d, c) => declareStack(d, c, { sshPrivateKey: new pulumi.Config("wod").requireSecret("sshPrivateKey") }) as unknown as Record<string, unknown>);
+    const declare = o.declare ?? ((d, c) => declareProgram(d, c) as unknown as Record<string, unknown>);
     const program: Program = async () => declare(desired, o.config);
     const retry = <T>(work: () => Promise<T>) => retryConcurrent(work, { log, sleep: o.sleep });
 
@@ -100,7 +102,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       const outputs = (await phase("read outputs", () => o.engine.outputs())) as StackOutputValues;
       const facts = o.hosts ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs), { log })) : undefined;
       report.unreachable = facts?.unreachable ?? [];
-      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: [], facts, now }));
+      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: [], facts, now, locations: o.config.part?.locations }));
       return end("converged", EXIT.ok, "database synced from the stack outputs");
     }
     const steps = await phase("preview", () => retry(() => o.engine.preview(program)));
@@ -130,7 +132,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs), { log }))
       : undefined;
     report.unreachable = facts?.unreachable ?? [];
-    report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: up.failures, facts, now }));
+    report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: up.failures, facts, now, locations: o.config.part?.locations }));
 
     if (!up.ok && up.failures.length === 0) return end("failed", EXIT.failed, `the engine failed: ${up.error}`);
     if (!up.ok || up.failures.length) return end("partial", EXIT.partial, `${up.failures.length} resource(s) failed; the rest was applied and written back`);

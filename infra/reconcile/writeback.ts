@@ -25,7 +25,15 @@ export interface WriteBackSummary {
 
 export async function writeBack(
   pool: Pool,
-  run: { desired: DesiredState; outputs: StackOutputValues; failures: Failure[]; facts?: HostFacts; now: Date },
+  run: {
+    desired: DesiredState;
+    outputs: StackOutputValues;
+    failures: Failure[];
+    facts?: HostFacts;
+    now: Date;
+    /** A split stack's locations: registrations elsewhere belong to another stack's write-back. */
+    locations?: string[];
+  },
 ): Promise<WriteBackSummary> {
   const { desired, failures, now } = run;
   const accounts = run.outputs.accounts ?? {};
@@ -65,7 +73,10 @@ export async function writeBack(
       );
       s.released += r.rowCount ?? 0;
     }
-    const cancelled = await c.query("select id::text from registrations where status in ('cancelled', 'failed') and released_at is null");
+    const cancelled = await c.query(
+      "select id::text from registrations where status in ('cancelled', 'failed') and released_at is null and ($1::text[] is null or location = any($1))",
+      [run.locations ?? null],
+    );
     const releasedNow = cancelled.rows.map((r) => r.id as string).filter(gone);
     if (releasedNow.length) {
       await c.query("update registrations set released_at = $2, password = null where id = any($1::bigint[])", [releasedNow, now]);

@@ -1,0 +1,40 @@
+// A split platform: each stack runs a part (some locations, maybe the student servers).
+// Its decision, transitions included, must speak for that part only, so that one stack's
+// write-back never releases what another stack still holds.
+import type { PartConfig } from "../config";
+import type { DesiredState } from "./types";
+
+/** One part of the platform. */
+export interface StackPart {
+  /** Locations this stack runs; all when absent. */
+  locations?: string[];
+  /** Whether this stack runs the student servers. */
+  studentServers: boolean;
+}
+
+/** The desired resources restricted to one part. */
+export function selectPart(desired: DesiredState, part: StackPart): DesiredState {
+  const here = (location: string) => !part.locations || part.locations.includes(location);
+  return {
+    ...desired,
+    backends: desired.backends.filter((b) => here(b.location)),
+    contents: desired.contents.filter((c) => here(c.location)),
+    accounts: desired.accounts.filter((a) => here(a.location)),
+    appliances: desired.appliances.filter((a) => here(a.location)),
+    studentServers: part.studentServers ? desired.studentServers : [],
+  };
+}
+
+export function restrictToPart(desired: DesiredState, part: PartConfig | undefined, locationOf: (registrationId: string) => string | undefined): DesiredState {
+  if (!part) return desired;
+  const here = (location: string | undefined) => !part.locations || (!!location && part.locations.includes(location));
+  const t = desired.transitions;
+  return {
+    ...selectPart(desired, { locations: part.locations, studentServers: part.studentServers }),
+    transitions: {
+      expiredRegistrations: t.expiredRegistrations.filter((id) => here(locationOf(id))),
+      warnServers: part.studentServers ? t.warnServers : [],
+      removeServers: part.studentServers ? t.removeServers : [],
+    },
+  };
+}
