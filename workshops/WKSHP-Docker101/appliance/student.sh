@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Per student: called as `student.sh setup|reset <username> <slot>` with the password on stdin.
+# Per student, run by appliance-student.sh as `student.sh setup|reset` with STDID, USERNAME and
+# PORT_WEB / PORT_SSH in the environment and the password on stdin; the account already exists.
 set -euo pipefail
-action=$1 user=$2
-case "$action" in
-  setup) id "$user" >/dev/null 2>&1 || useradd -m -G docker "$user"; chpasswd <<<"$user:$(head -n1)" ;;
-  reset) pkill -u "$user" || true; docker ps -q --filter "label=wod.user=$user" | xargs -r docker rm -f; userdel -r "$user" 2>/dev/null || true ;;
+case "$1" in
+  setup) usermod -aG docker "$USERNAME" ;;
+  reset) docker ps -aq --filter "label=wod.user=$USERNAME" | xargs -r docker rm -f ;;
 esac
