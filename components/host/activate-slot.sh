@@ -42,8 +42,8 @@ if [[ -n $held_by && $held_by != "$registration" ]]; then
   "$WOD_BIN/release-slot.sh" --registration "$held_by" --slot "$slot" --uid-offset "$offset" >&2
 fi
 
-if [[ $held_by == "$registration" && $(json_field "$state" status) == active &&
-  $(json_field "$state" workshopDir) == "$workshop_dir" ]]; then
+if [[ $held_by == "$registration" && $(json_field "$state" status) == active ]]; then
+  # Even if the workshop's content changed since: new content is for new registrations.
   log "slot $slot already active for $registration: keeping the learner's files"
 else
   # Recorded before touching the home, so an interrupted run is recognised and redone.

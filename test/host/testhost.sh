@@ -27,6 +27,14 @@ down() {
 if [[ $cmd == down ]]; then down; exit 0; fi
 [[ $cmd == up ]] || { echo "usage: testhost.sh up|down DIR" >&2; exit 2; }
 
+# Hosts left behind by a test process that died without tearing down are stopped first.
+for old in "$(dirname "$dir")"/wodth.*; do
+  if [[ $old != "$dir" && -f $old/owner ]] && ! kill -0 "$(<"$old/owner")" 2>/dev/null; then
+    bash "$0" down "$old" || true
+  fi
+done
+echo "${WOD_TESTHOST_OWNER:-$PPID}" >"$dir/owner"
+
 tarball=$(bash "$here/build.sh")
 root="$dir/root"
 mkdir -p "$root"

@@ -18,7 +18,9 @@ export interface Result {
 /** Runs a command locally; input goes to its stdin (how secrets travel). */
 export function run(cmd: string, args: string[], input = "", timeoutMs = 600_000): Promise<Result> {
   return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    // testhost.sh stops hosts whose owner died without tearing them down.
+    const env = { ...process.env, WOD_TESTHOST_OWNER: String(process.pid) };
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
