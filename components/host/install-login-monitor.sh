@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 (($# == 0)) || die "takes no arguments"
 
 install -d -m 0755 "$WOD_VAR"
+chmod 0755 "$WOD_BIN/record-ssh-login.sh" # pam_exec runs it directly, whatever copied it here
 line="session optional pam_exec.so quiet $WOD_BIN/record-ssh-login.sh"
 grep -qxF "$line" /etc/pam.d/sshd || echo "$line" >>/etc/pam.d/sshd
 grep -qE '^\s*UsePAM\s+no' /etc/ssh/sshd_config && die "sshd has UsePAM no: logins cannot be recorded"

@@ -113,12 +113,12 @@ describe("bootstrap-backend.sh", () => {
 
   it("refuses bad flags and an empty token", async () => {
     const noToken = await host.ssh(
-      "bash /opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 5 --uid-offset 2000 --hub-port 8000",
+      "/opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 5 --uid-offset 2000 --hub-port 8000",
     );
     expect(noToken.code).not.toBe(0);
     expect(noToken.stderr).toContain("secret on stdin");
     const bad = await host.ssh(
-      "bash /opt/wod/bin/bootstrap-backend.sh --slot-min 5 --slot-max 1 --uid-offset 2000 --hub-port 8000",
+      "/opt/wod/bin/bootstrap-backend.sh --slot-min 5 --slot-max 1 --uid-offset 2000 --hub-port 8000",
       { input: token + "\n" },
     );
     expect(bad.code).not.toBe(0);

@@ -131,7 +131,7 @@ describe("activate-slot.sh", () => {
     const pw = newPassword();
     // Start an activation on the host and SIGKILL its whole process group once it has begun.
     const killed = await host.ssh(
-      `setsid bash /opt/wod/bin/activate-slot.sh --registration reg-d --slot 5 --uid-offset 2000 ` +
+      `setsid /opt/wod/bin/activate-slot.sh --registration reg-d --slot 5 --uid-offset 2000 ` +
         `--workshop-dir ${WORKSHOP_DIR} <&0 2>/dev/null & pid=$!
        until grep -qs '"status":"activating"' /var/lib/wod/slots/student5.json; do sleep 0.005; done
        kill -KILL -- -$pid; wait $pid; echo "exit $?"`,

@@ -28,7 +28,9 @@ describe("install-login-monitor.sh", () => {
   });
 
   it("records a learner's SSH login as one ISO-8601 UTC line", async () => {
-    const r = await host.ssh("bash /opt/wod/bin/install-login-monitor.sh");
+    // cloud-init may write the scripts without modes: the installer makes its hook runnable.
+    await host.sh("chmod -x /opt/wod/bin/record-ssh-login.sh");
+    const r = await host.ssh("/opt/wod/bin/install-login-monitor.sh");
     expect(r.code, r.stderr).toBe(0);
     expect((await host.ssh("test -e /var/lib/wod/last-ssh-login")).code).not.toBe(0);
 
@@ -51,7 +53,7 @@ describe("install-login-monitor.sh", () => {
   });
 
   it("is safe to install twice (one PAM hook)", async () => {
-    expect((await host.ssh("bash /opt/wod/bin/install-login-monitor.sh")).code).toBe(0);
+    expect((await host.ssh("/opt/wod/bin/install-login-monitor.sh")).code).toBe(0);
     expect((await host.sh("grep -c record-ssh-login /etc/pam.d/sshd")).trim()).toBe("1");
   });
 });
@@ -65,7 +67,7 @@ describe("appliance-student.sh", () => {
   });
 
   const runScript = (action: string, password: string) =>
-    host.ssh(`bash /opt/wod/bin/appliance-student.sh ${action} --slot 7 --script ${script} --port web=10007 --port ssh=20007`, {
+    host.ssh(`/opt/wod/bin/appliance-student.sh ${action} --slot 7 --script ${script} --port web=10007 --port ssh=20007`, {
       input: password + "\n",
     });
 

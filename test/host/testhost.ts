@@ -182,7 +182,7 @@ export const WORKSHOP_DIR = "/opt/wod/workshops/WKSHP-Sample/c0ffee";
 
 export function bootstrap(host: TestHost, token: string, slotMin = 1, slotMax = 5, hubPort = 8000) {
   return host.ssh(
-    `bash /opt/wod/bin/bootstrap-backend.sh --slot-min ${slotMin} --slot-max ${slotMax} ` +
+    `/opt/wod/bin/bootstrap-backend.sh --slot-min ${slotMin} --slot-max ${slotMax} ` +
       `--uid-offset ${UID_OFFSET} --hub-port ${hubPort}`,
     { input: token + "\n" },
   );
@@ -191,7 +191,7 @@ export function bootstrap(host: TestHost, token: string, slotMin = 1, slotMax = 
 export function activate(host: TestHost, registration: string, slot: number, password: string, vars: string[] = []) {
   const flags = vars.map((v) => `--var '${v.replace(/'/g, `'\\''`)}'`).join(" ");
   return host.ssh(
-    `bash /opt/wod/bin/activate-slot.sh --registration ${registration} --slot ${slot} ` +
+    `/opt/wod/bin/activate-slot.sh --registration ${registration} --slot ${slot} ` +
       `--uid-offset ${UID_OFFSET} --workshop-dir ${WORKSHOP_DIR} ${flags}`,
     { input: password + "\n" },
   );
@@ -199,7 +199,7 @@ export function activate(host: TestHost, registration: string, slot: number, pas
 
 export function release(host: TestHost, registration: string, slot: number) {
   return host.ssh(
-    `bash /opt/wod/bin/release-slot.sh --registration ${registration} --slot ${slot} --uid-offset ${UID_OFFSET}`,
+    `/opt/wod/bin/release-slot.sh --registration ${registration} --slot ${slot} --uid-offset ${UID_OFFSET}`,
   );
 }
 
