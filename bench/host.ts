@@ -61,8 +61,12 @@ async function ours(host: TestHost, log: (line: string) => void) {
 
 async function ansible(host: TestHost, log: (line: string) => void): Promise<number | null> {
   if ((await run("sh", ["-c", "command -v ansible-playbook"])).code !== 0) {
-    log("ansible: skipped, ansible-playbook not found (apt-get install ansible)");
-    return null;
+    log("ansible: installing Debian's ansible (apt-get)…");
+    const apt = await run("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ansible"]);
+    if (apt.code !== 0) {
+      log(`ansible: skipped, cannot install it: ${apt.stderr.trim().split("\n").pop()}`);
+      return null;
+    }
   }
   const dir = mkdtempSync(join(tmpdir(), "wod-bench-ansible."));
   writeFileSync(join(dir, "inventory"),
