@@ -55,4 +55,5 @@ rm -rf "$root"/var/lib/apt/lists/* "$root"/var/log/apt "$root"/var/log/dpkg.log
 
 tar --zstd -cf "$tarball.tmp" -C "$root" .
 mv "$tarball.tmp" "$tarball"
+find "$CACHE" -maxdepth 1 -name 'rootfs-bookworm-*.tar.zst' ! -name "${tarball##*/}" -delete # older builds
 echo "$tarball"
