@@ -19,9 +19,10 @@ export function shellQuote(word: string | number): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `/opt/wod/bin/<script> <args…>`, every argument quoted. Secrets never go here: they go on stdin. */
+/** `bash /opt/wod/bin/<script> <args…>`, every argument quoted. Secrets never go here: they go on stdin. */
 export function hostScript(script: string, args: (string | number)[]): string {
-  return [`${BIN_DIR}/${script}`, ...args].map(shellQuote).join(" ");
+  // Through bash: a copied file's execute bit is not guaranteed to survive the copy.
+  return ["bash", `${BIN_DIR}/${script}`, ...args].map(shellQuote).join(" ");
 }
 
 /** Runs a command line as root: directly for root, through passwordless sudo otherwise (stdin passes through). */

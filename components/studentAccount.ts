@@ -65,7 +65,9 @@ export class StudentAccount extends pulumi.ComponentResource {
       `${name}-activation`,
       {
         connection: args.connection,
-        create: asRoot(args.sshUser, hostScript("activate-slot.sh", [...slotFlags, "--workshop-dir", args.workshopDir, ...vars.flatMap(([k, v]) => ["--var", `${k}=${v}`])])),
+        create: pulumi.output(args.hubUrl).apply((url) =>
+          asRoot(args.sshUser, hostScript("activate-slot.sh", [...slotFlags, "--workshop-dir", args.workshopDir, ...withHub(vars, url).flatMap(([k, v]) => ["--var", `${k}=${v}`])])),
+        ),
         delete: asRoot(args.sshUser, hostScript("release-slot.sh", slotFlags)),
         stdin: this.password,
         // A new registration replaces the activation (release first, then activate); new content
@@ -79,4 +81,13 @@ export class StudentAccount extends pulumi.ComponentResource {
     this.hubUrl = pulumi.output(args.hubUrl);
     this.registerOutputs({ username: this.username, password: this.password, hubUrl: this.hubUrl });
   }
+}
+
+/** Without a public name in the config, the notebooks get the backend's address as the stack knows it. */
+function withHub(vars: [string, string][], hubUrl: string): [string, string][] {
+  const have = new Set(vars.map(([k]) => k));
+  const extra: [string, string][] = [];
+  if (!have.has("WODBEURL")) extra.push(["WODBEURL", hubUrl]);
+  if (!have.has("WODBEEXTFQDN")) extra.push(["WODBEEXTFQDN", new URL(hubUrl).hostname]);
+  return [...vars, ...extra].sort(([x], [y]) => x.localeCompare(y));
 }

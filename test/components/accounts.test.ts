@@ -24,10 +24,16 @@ describe("StudentAccount", () => {
   it("activates the slot with its registration, uid offset, content folder and variables as flags", async () => {
     const { resources } = await run(twoWorkshops());
     expect(activation(resources, 1).inputs.create).toBe(
-      "/opt/wod/bin/activate-slot.sh --registration 101 --slot 1 --uid-offset 2000 --workshop-dir /opt/wod/workshops/WKSHP-Alpha/a1a1a1a1a1a1a1a1" +
-        " --var BRANDING=Workshops-on-Demand --var HTTPPORT=8000 --var STDID=1 --var USERNAME=student1 --var WODBEEXTFQDN=eu.wod.test",
+      "bash /opt/wod/bin/activate-slot.sh --registration 101 --slot 1 --uid-offset 2000 --workshop-dir /opt/wod/workshops/WKSHP-Alpha/a1a1a1a1a1a1a1a1" +
+        " --var BRANDING=Workshops-on-Demand --var HTTPPORT=8000 --var STDID=1 --var USERNAME=student1 --var WODBEEXTFQDN=eu.wod.test --var WODBEURL=http://eu.wod.test:8000",
     );
-    expect(activation(resources, 1).inputs.delete).toBe("/opt/wod/bin/release-slot.sh --registration 101 --slot 1 --uid-offset 2000");
+    expect(activation(resources, 1).inputs.delete).toBe("bash /opt/wod/bin/release-slot.sh --registration 101 --slot 1 --uid-offset 2000");
+  });
+
+  it("without a public name decided upstream, the notebooks get the backend's hub address", async () => {
+    const a = account("302", "WKSHP-Alpha", 4, HASH.alpha, { variables: { STDID: "4", USERNAME: "student4" } });
+    const { resources } = await run(desired({ contents: [content("WKSHP-Alpha")], accounts: [a] }));
+    expect(activation(resources, 4).inputs.create).toContain("--var WODBEEXTFQDN=eu.wod.test --var WODBEURL=http://eu.wod.test:8000");
   });
 
   it("quotes variable values so a space or quote cannot split or inject flags", async () => {

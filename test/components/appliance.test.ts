@@ -32,8 +32,8 @@ describe("Appliance", () => {
   it("runs appliance-student.sh setup per student with that student's ports, and reset on release", async () => {
     const resources = await run(dockerWorkshop());
     const script = "/opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3/appliance/student.sh";
-    expect(studentCommand(resources, 43).inputs.create).toBe(`/opt/wod/bin/appliance-student.sh setup --slot 43 --script ${script} --port http=9002 --port ssh=10002`);
-    expect(studentCommand(resources, 43).inputs.delete).toBe(`/opt/wod/bin/appliance-student.sh reset --slot 43 --script ${script} --port http=9002 --port ssh=10002`);
+    expect(studentCommand(resources, 43).inputs.create).toBe(`bash /opt/wod/bin/appliance-student.sh setup --slot 43 --script ${script} --port http=9002 --port ssh=10002`);
+    expect(studentCommand(resources, 43).inputs.delete).toBe(`bash /opt/wod/bin/appliance-student.sh reset --slot 43 --script ${script} --port http=9002 --port ssh=10002`);
     expect(studentCommand(resources, 41).inputs.create).toContain("--port http=9000 --port ssh=10000");
   });
 

@@ -46,7 +46,7 @@ describe("JupyterHubBackend on DigitalOcean", () => {
     const copies = byType(resources, T.copyFile).map((r) => r.inputs.remotePath);
     expect(copies.sort()).toEqual(["/opt/wod/bin/README.md", "/opt/wod/bin/bootstrap-backend.sh", "/opt/wod/bin/install-login-monitor.sh", "/opt/wod/bin/lib.sh"]);
     const bootstrap = byType(resources, T.command).find((c) => c.name === "eu-bootstrap")!;
-    expect(bootstrap.inputs.create).toBe("chmod 0755 /opt/wod/bin/*.sh && /opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 100 --uid-offset 2000 --hub-port 8000");
+    expect(bootstrap.inputs.create).toBe("chmod 0755 /opt/wod/bin/*.sh && bash /opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 100 --uid-offset 2000 --hub-port 8000");
     expect(isSecretValue(bootstrap.inputs.stdin)).toBe(true);
     const token = plain(bootstrap.inputs.stdin) as string;
     expect(token).toMatch(/^pw-eu-hub-token/);
