@@ -3,9 +3,10 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, readStackFile } from "../config";
+import { runCommand } from "./exit";
 import { hasErrors, loadCatalog } from "../catalog/load";
 import { formatIssue } from "../catalog/schema";
-import { DatabaseUnreachable, openDatabase } from "../db/connect";
+import { openDatabase } from "../db/connect";
 import { seedDemo } from "../db/seed";
 import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
@@ -65,11 +66,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    const known = e instanceof ConfigError || e instanceof DatabaseUnreachable;
-    console.error(`wod: ${known ? e.message : e.stack ?? e}`);
-    process.exit(2);
-  },
-);
+runCommand(main);

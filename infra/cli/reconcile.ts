@@ -4,7 +4,8 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, readStackFile } from "../config";
-import { DatabaseUnreachable, openDatabase } from "../db/connect";
+import { runCommand } from "./exit";
+import { openDatabase } from "../db/connect";
 import { ROOT } from "../load";
 import { sshReader } from "../reconcile/host-facts";
 import { pulumiEngine } from "../reconcile/pulumi-engine";
@@ -74,10 +75,4 @@ async function main(): Promise<number> {
   return EXIT.ok;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`wod: ${e instanceof ConfigError || e instanceof DatabaseUnreachable ? e.message : e.stack ?? e}`);
-    process.exit(EXIT.input);
-  },
-);
+runCommand(main);

@@ -2,10 +2,11 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, readStackFile } from "../config";
+import { runCommand } from "./exit";
 import { hasErrors, loadCatalog } from "../catalog/load";
 import { formatIssue } from "../catalog/schema";
 import { syncCatalog } from "../db/catalog-sync";
-import { DatabaseUnreachable, openDatabase } from "../db/connect";
+import { openDatabase } from "../db/connect";
 import { extendServer, restoreServer, revokeServer } from "../db/learners";
 import { migrate } from "../db/migrate";
 import { cancel, extend, register } from "../db/registrations";
@@ -84,11 +85,4 @@ function report(ok: boolean, yes: string, no: string): number {
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    const known = e instanceof ConfigError || e instanceof DatabaseUnreachable;
-    console.error(`wod: ${known ? e.message : e.stack ?? e}`);
-    process.exit(2);
-  },
-);
+runCommand(main);
