@@ -3,10 +3,10 @@ import type { StackConfig } from "../config";
 import type { Database } from "../db/connect";
 import { countDesired, desiredState } from "../desired/state";
 import type { DesiredState } from "../desired/types";
-import { EmptyDatabase, loadInputs } from "../load";
+import { loadInputs } from "../load";
 import { restrictToPart } from "../desired/part";
 import { declare as declareProgram } from "../program";
-import { componentOf, type Program, type StackEngine, type Step } from "./engine";
+import { componentOf, type Program, type StackEngine, type Step, type UpResult } from "./engine";
 import { checkGuards } from "./guard";
 import { collectHostFacts, type HostFacts, type HostReader } from "./host-facts";
 import { LockBusy, lockStack, retryConcurrent } from "./lock";
@@ -83,8 +83,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     let desired: DesiredState;
     let emptyDatabase = false;
     try {
-      const loaded = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
-      const { catalog, snapshot } = loaded;
+      const { catalog, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
       emptyDatabase = snapshot.registrations.length === 0 && snapshot.learners.length === 0;
       const locationOf = new Map(snapshot.registrations.map((r) => [r.id, r.location]));
       desired = await phase("decide", async () =>
@@ -97,19 +96,22 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     const declare = o.declare ?? ((d, c) => declareProgram(d, c) as unknown as Record<string, unknown>);
     const program: Program = async () => declare(desired, o.config);
     const retry = <T>(work: () => Promise<T>) => retryConcurrent(work, { log, sleep: o.sleep });
-
-    if (o.writeBackOnly) {
-      const outputs = (await phase("read outputs", () => o.engine.outputs())) as StackOutputValues;
+    // Read the machines, then sync the database from what the stack holds.
+    const writeBackFrom = async (outputs: StackOutputValues, failures: UpResult["failures"]) => {
       const facts = o.hosts ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs), { log })) : undefined;
       report.unreachable = facts?.unreachable ?? [];
-      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: [], facts, now, locations: o.config.part?.locations }));
+      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures, facts, now, locations: o.config.part?.locations }));
+    };
+
+    if (o.writeBackOnly) {
+      await writeBackFrom((await phase("read outputs", () => o.engine.outputs())) as StackOutputValues, []);
       return end("converged", EXIT.ok, "database synced from the stack outputs");
     }
     const steps = await phase("preview", () => retry(() => o.engine.preview(program)));
     const changed = steps.filter((s) => s.op !== "same");
     const live = liveCounts(steps);
     if (emptyDatabase && live.accounts + live.studentServers > 0) {
-      return end("invalid-input", EXIT.input, `nothing applied: ${new EmptyDatabase(`the database returned no registrations and no learners while the stack holds ${live.accounts} accounts and ${live.studentServers} student servers`).message}`);
+      return end("invalid-input", EXIT.input, `nothing applied: the database returned no registrations and no learners while the stack holds ${live.accounts} accounts and ${live.studentServers} student servers`);
     }
     report.guard = checkGuards({ steps, desired, live, guard: o.config.guard, allowMassDelete: !!o.allowMassDelete });
     if (report.guard.length) return end("aborted", EXIT.guard, `guard: nothing applied:\n  ${report.guard.join("\n  ")}`);
@@ -120,7 +122,6 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     log(`preview: ${changed.length} change(s)${report.fastPath ? ", fast path: new accounts only" : ""}`);
     // Up runs even without changes: its outputs are what the write-back syncs from.
     const up = await phase("up", () => retry(() => o.engine.up(program, report.fastPath ? { targets: changed.map((s) => s.urn) } : {})));
-    const outputs = up.outputs as StackOutputValues;
     report.failures = up.failures.map((f) => ({ urn: f.urn, message: f.message }));
     for (const s of up.steps.filter((x) => x.op !== "same")) {
       const kind = componentOf(s).split(":").pop()!;
@@ -128,11 +129,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       report.changes[kind][s.op] = (report.changes[kind][s.op] ?? 0) + 1;
     }
 
-    const facts = o.hosts
-      ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs), { log }))
-      : undefined;
-    report.unreachable = facts?.unreachable ?? [];
-    report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures: up.failures, facts, now, locations: o.config.part?.locations }));
+    await writeBackFrom(up.outputs as StackOutputValues, up.failures);
 
     if (!up.ok && up.failures.length === 0) return end("failed", EXIT.failed, `the engine failed: ${up.error}`);
     if (!up.ok || up.failures.length) return end("partial", EXIT.partial, `${up.failures.length} resource(s) failed; the rest was applied and written back`);
