@@ -61,13 +61,15 @@ export class StudentAccount extends pulumi.ComponentResource {
     this.password = pulumi.secret(password.result);
 
     const slotFlags = ["--registration", a.registrationId, "--slot", a.slot, "--uid-offset", args.uidOffset];
+    const activate = (v: [string, string][]) =>
+      asRoot(args.sshUser, hostScript("activate-slot.sh", [...slotFlags, "--workshop-dir", args.workshopDir, ...v.flatMap(([k, x]) => ["--var", `${k}=${x}`])]));
     new command.remote.Command(
       `${name}-activation`,
       {
         connection: args.connection,
-        create: pulumi.output(args.hubUrl).apply((url) =>
-          asRoot(args.sshUser, hostScript("activate-slot.sh", [...slotFlags, "--workshop-dir", args.workshopDir, ...withHub(vars, url).flatMap(([k, v]) => ["--var", `${k}=${v}`])])),
-        ),
+        create: hasHub(vars)
+          ? activate(vars)
+          : pulumi.output(args.hubUrl).apply((url) => activate(withHub(vars, url))),
         delete: asRoot(args.sshUser, hostScript("release-slot.sh", slotFlags)),
         stdin: this.password,
         // A new registration replaces the activation (release first, then activate); new content
@@ -82,6 +84,8 @@ export class StudentAccount extends pulumi.ComponentResource {
     this.registerOutputs({ username: this.username, password: this.password, hubUrl: this.hubUrl });
   }
 }
+
+const hasHub = (vars: [string, string][]) => ["WODBEURL", "WODBEEXTFQDN"].every((k) => vars.some(([x]) => x === k));
 
 /** Without a public name in the config, the notebooks get the backend's address as the stack knows it. */
 function withHub(vars: [string, string][], hubUrl: string): [string, string][] {
