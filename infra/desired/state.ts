@@ -1,6 +1,6 @@
 // The decision: (catalog, database snapshot, stack config, now) → what the stack should contain.
 // Pure: no I/O, no clock. Every rule users rely on lives here and in the helpers it calls.
-import type { LocationConfig, StackConfig } from "../config";
+import { hubUrl, type LocationConfig, type StackConfig } from "../config";
 import type { Workshop } from "../catalog/schema";
 import type { LearnerRow, RegistrationRow, Snapshot, StudentServerRow } from "../db/snapshot";
 import { checkSshKey } from "./ssh-key";
@@ -71,7 +71,6 @@ function decideAccounts(
 
     const ports = appliancePorts(w, r.slot);
     const username = `student${r.slot}`;
-    const url = `http://${location.fqdn ?? `${location.name}.invalid`}:${location.hubPort}`;
     accounts.push({
       registrationId: r.id, participantId: r.participantId, workshop: w.name, folder: w.folder, location: r.location,
       slot: r.slot, username, uid: r.slot + location.uidOffset,
@@ -81,8 +80,8 @@ function decideAccounts(
       variables: {
         STDID: String(r.slot), USERNAME: username, WORKSHOP: w.name, BRANDING: config.branding,
         DURATION: String(w.duration), HTTPPORT: String(location.hubPort),
-        // Without an fqdn the host fills these with its own address.
-        ...(location.fqdn ? { WODBEEXTFQDN: location.fqdn, WODBEURL: url } : {}),
+        // Without an fqdn the StudentAccount fills these from its backend's address.
+        ...(location.fqdn ? { WODBEEXTFQDN: location.fqdn, WODBEURL: hubUrl(location) } : {}),
         ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [`PORT_${name.toUpperCase()}`, String(port)])),
       },
       ports, reset: w.reset,
