@@ -29,13 +29,14 @@ export interface Inputs {
 export async function loadInputs(opts: {
   config: StackConfig;
   db: Database;
-  workshopsDir?: string;
+  /** A catalog the caller already loaded and reported on (checked again here for errors). */
+  catalog?: Catalog;
   log?: (m: string) => void;
 }): Promise<Inputs> {
   const log = opts.log ?? (() => {});
-  const dir = path.resolve(ROOT, opts.workshopsDir ?? opts.config.workshopsDir);
-  const catalog = loadCatalog(dir, opts.config);
-  log(`catalog: ${catalog.workshops.length} workshops from ${dir}`);
+  const dir = path.resolve(ROOT, opts.config.workshopsDir);
+  const catalog = opts.catalog ?? loadCatalog(dir, opts.config);
+  log(`catalog: ${catalog.workshops.length} workshops${opts.catalog ? "" : ` from ${dir}`}`);
   if (hasErrors(catalog.issues)) throw new CatalogInvalid(catalog);
   const applied = await migrate(opts.db.pool);
   if (applied.length) log(`database: applied ${applied.join(", ")}`);

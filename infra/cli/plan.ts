@@ -8,6 +8,7 @@ import { hasErrors, loadCatalog } from "../catalog/load";
 import { formatIssue } from "../catalog/schema";
 import { openDatabase } from "../db/connect";
 import { seedDemo } from "../db/seed";
+import { readSnapshot } from "../db/snapshot";
 import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
 import { renderPlan } from "./render";
@@ -50,13 +51,12 @@ async function main(): Promise<number> {
   const db = await openDatabase({ log });
   try {
     log(`database: ${db.describe}`);
-    const { catalog, snapshot: first } = await loadInputs({ config, db, workshopsDir, log });
-    let snapshot = first;
+    let { snapshot } = await loadInputs({ config, db, catalog: checked, log });
     if (embedded && (await seedDemo(db.pool, now))) {
       log("database was empty: seeded demo data");
-      snapshot = (await loadInputs({ config, db, workshopsDir })).snapshot;
+      snapshot = await readSnapshot(db.pool);
     }
-    const desired = desiredState({ catalog: catalog.workshops, snapshot, config, now });
+    const desired = desiredState({ catalog: checked.workshops, snapshot, config, now });
     const plan = { stack: args.stack, decidedAt: now.toISOString(), counts: countDesired(desired), ...desired };
     if (args.json) console.log(JSON.stringify(plan, null, 2));
     else console.log(renderPlan(plan));
