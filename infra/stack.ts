@@ -6,6 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as digitalocean from "@pulumi/digitalocean";
 import type { StackConfig } from "./config";
 import type { DesiredState } from "./desired/types";
+import { accountName, serverName } from "./names";
 import { Appliance } from "../components/appliance";
 import { ArchiveBucket } from "../components/archiveBucket";
 import { JupyterHubBackend } from "../components/jupyterHubBackend";
@@ -116,7 +117,7 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     const what = `accounts[${a.registrationId}]`;
     const { backend, spec } = backendOf(a.location, what);
     const content = contentOf(a.workshop, a.location, a.contentHash, what);
-    const account = new StudentAccount(`${a.location}-student${a.slot}`, {
+    const account = new StudentAccount(accountName(a.location, a.slot), {
       account: a, uidOffset: spec.uidOffset, sshUser: spec.sshUser, connection: backend.connection, hubUrl: backend.hubUrl,
       workshopDir: content.remoteDir, after: [backend.ready, content],
     });
@@ -143,7 +144,7 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     const tag = studentServerFirewall(provider);
     const userData = loginMonitorUserData(hostDir);
     for (const s of desired.studentServers) {
-      const server = new StudentServer(`learner-${s.learnerId}`, {
+      const server = new StudentServer(serverName(s.learnerId), {
         server: s, learnerKeyId: doKey(s.sshPublicKey, s.keyFingerprint, "learner"), adminKeyIds, tag: tag.name, userData,
         snapshotBeforeDestroy: config.studentServers.snapshotBeforeDestroy, provider,
       });

@@ -1,6 +1,7 @@
 // Guards between preview and up: what a reconcile must never apply on its own.
 import type { StackConfig } from "../config";
 import type { DesiredState } from "../desired/types";
+import { ownerName, serverName } from "../names";
 import { componentOf, nameOf, type Step } from "./engine";
 
 const BACKEND = "wod:index:JupyterHubBackend";
@@ -26,7 +27,7 @@ export function checkGuards({ steps, desired, live, guard, allowMassDelete }: Gu
   // Steps that destroy something a component owns: the component itself, or a child holding data.
   const destroying = steps.filter((s) => s.op === "delete" || s.op === "replace");
   const owners = (type: string, child: (s: Step) => boolean) =>
-    new Set(destroying.filter((s) => componentOf(s) === type && (s.type === type || child(s))).map((s) => ownerName(s)));
+    new Set(destroying.filter((s) => componentOf(s) === type && (s.type === type || child(s))).map((s) => ownerOf(s)));
 
   for (const type of [BACKEND, ARCHIVE]) {
     for (const name of owners(type, (s) => HOLDS_DATA.test(s.type))) {
@@ -35,7 +36,7 @@ export function checkGuards({ steps, desired, live, guard, allowMassDelete }: Gu
   }
 
   // A learner's server goes only when the decision says so; never because a row went bad or missing.
-  const allowed = new Set(desired.transitions.removeServers.map((r) => `learner-${r.learnerId}`));
+  const allowed = new Set(desired.transitions.removeServers.map((r) => serverName(r.learnerId)));
   const servers = owners(SERVER, (s) => HOLDS_DATA.test(s.type));
   for (const name of servers) {
     if (!allowed.has(name)) reasons.push(`student server ${name} would be destroyed although no rule removes it`);
@@ -53,9 +54,8 @@ export function checkGuards({ steps, desired, live, guard, allowMassDelete }: Gu
   return reasons;
 }
 
-/** Children are named `<component name>-<part>`: learner-7-droplet → learner-7, eu-student3-activation → eu-student3. */
-function ownerName(s: Step): string {
+/** learner-7-droplet → learner-7, eu-student3-activation → eu-student3; a backend's machine by its own name. */
+function ownerOf(s: Step): string {
   const name = nameOf(s.urn);
-  const m = /^(learner-[^-]+|[a-z][a-z0-9-]*?-student\d+)(-|$)/.exec(name);
-  return m ? m[1] : name.replace(/-(droplet|instance|bucket|machine)$/, "");
+  return ownerName(name) ?? name.replace(/-(droplet|instance|bucket|machine)$/, "");
 }

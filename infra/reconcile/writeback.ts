@@ -3,6 +3,7 @@
 import type { Pool } from "pg";
 import type { DesiredState } from "../desired/types";
 import { inTransaction } from "../db/registrations";
+import { accountName, ownerName } from "../names";
 import { type Failure, nameOf } from "./engine";
 import type { HostFacts } from "./host-facts";
 
@@ -131,11 +132,11 @@ export async function writeBack(
 
 /** Registration id → the engine's message, for accounts whose resources failed. */
 function failedRegistrations(desired: DesiredState, failures: Failure[]): Map<string, string> {
-  const byName = new Map(desired.accounts.map((a) => [`${a.location}-student${a.slot}`, a.registrationId]));
+  const byName = new Map(desired.accounts.map((a) => [accountName(a.location, a.slot), a.registrationId]));
   const out = new Map<string, string>();
   for (const f of failures) {
-    const m = /^([a-z][a-z0-9-]*?-student\d+)(-|$)/.exec(nameOf(f.urn));
-    const id = m && byName.get(m[1]);
+    const owner = ownerName(nameOf(f.urn));
+    const id = owner && byName.get(owner);
     if (id) out.set(id, f.message.slice(0, 2000));
   }
   return out;

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConcurrentUpdate, componentOf, type Program, type StackEngine, type Step, type UpResult } from "../../infra/reconcile/engine";
 import type { DesiredState } from "../../infra/desired/types";
+import { accountName, serverName } from "../../infra/names";
 import { installMocks, plain, settle } from "../components/mocks";
 
 interface Resource {
@@ -108,11 +109,11 @@ export class MockEngine implements StackEngine {
     const accounts = Object.fromEntries(
       Object.entries((outputs.accounts ?? {}) as Record<string, unknown>).filter(([id]) => {
         const a = d?.accounts.find((x) => x.registrationId === id);
-        return a && has(`${a.location}-student${a.slot}-activation`, "wod:index:StudentAccount");
+        return a && has(`${accountName(a.location, a.slot)}-activation`, "wod:index:StudentAccount");
       }),
     );
     const studentServers = Object.fromEntries(
-      Object.entries((outputs.studentServers ?? {}) as Record<string, unknown>).filter(([id]) => has(`learner-${id}-droplet`, "wod:index:StudentServer")),
+      Object.entries((outputs.studentServers ?? {}) as Record<string, unknown>).filter(([id]) => has(`${serverName(id)}-droplet`, "wod:index:StudentServer")),
     );
     return { ...outputs, accounts, studentServers };
   }
