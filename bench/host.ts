@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import {
   WORKSHOP_DIR, activate, bootstrap, fixtures, hubToken, newPassword, release, run, startTestHost, type TestHost,
 } from "../test/host/testhost";
@@ -108,17 +109,11 @@ async function ansible(host: TestHost, log: (line: string) => void): Promise<num
       stdio: ["ignore", "pipe", "pipe"],
     });
     let items = 0;
-    let buffer = "";
-    child.stdout.on("data", (d) => {
-      buffer += d;
-      const lines = buffer.split("\n");
-      buffer = lines.pop()!;
-      for (const line of lines) {
-        if (/^(ok|changed): /.test(line) && ++items % 100 === 0) {
-          log(`ansible: ${items}/${SLOTS * 4} user tasks (${seconds(Date.now() - t0)} so far)`);
-        }
-        if (/^(fatal|failed)/.test(line)) log(`ansible: ${line}`);
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (/^(ok|changed): /.test(line) && ++items % 100 === 0) {
+        log(`ansible: ${items}/${SLOTS * 4} user tasks (${seconds(Date.now() - t0)} so far)`);
       }
+      if (/^(fatal|failed)/.test(line)) log(`ansible: ${line}`);
     });
     child.stderr.on("data", (d) => log(`ansible: ${String(d).trim()}`));
     child.on("close", (c) => done(c ?? 1));

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { createInterface } from "node:readline";
 import type { DesiredState } from "../infra/desired/types";
 import { sshKeyFingerprint } from "../components/remote";
 
@@ -43,15 +44,9 @@ function runChild(accounts: number, servers: number, log: (line: string) => void
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, "--import", "tsx", __filename, "--child", String(accounts), String(servers)], { stdio: ["ignore", "pipe", "inherit"] });
     let result: ChildResult | undefined;
-    let buffered = "";
-    child.stdout.on("data", (chunk) => {
-      buffered += chunk;
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
-        else if (line) log(`  ${line}`);
-      }
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
+      else if (line) log(`  ${line}`);
     });
     child.on("close", (code) => (code === 0 && result ? resolve(result) : reject(new Error(`bench child for ${accounts} accounts exited ${code}`))));
   });
