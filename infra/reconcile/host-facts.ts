@@ -34,35 +34,42 @@ export async function collectHostFacts(
   opts: { concurrency?: number; log?: (m: string) => void } = {},
 ): Promise<HostFacts> {
   const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [] };
-  const jobs: (() => Promise<void>)[] = [
-    ...targets.servers.map((s) => async () => {
-      const text = (await reader.read(s.ipv4, "cat /var/lib/wod/last-ssh-login 2>/dev/null || true")).trim();
-      const at = new Date(text);
-      if (text && !Number.isNaN(at.getTime())) facts.lastSshAt[s.learnerId] = at;
-    }),
-    ...targets.backends.map((b) => async () => {
-      const text = await reader.read(b.address, "cat /var/lib/wod/released/*.json 2>/dev/null || true");
-      for (const line of text.split("\n")) {
-        try {
-          const r = JSON.parse(line);
-          if (typeof r.registration === "string" && typeof r.completionRatio === "number") facts.completions[r.registration] = r.completionRatio;
-        } catch {
-          // not a record line
+  // One job per machine, with what to call it if it cannot be read.
+  const jobs: { what: string; address: string; read(): Promise<void> }[] = [
+    ...targets.servers.map((s) => ({
+      what: `student server of learner ${s.learnerId}`,
+      address: s.ipv4,
+      async read() {
+        const text = (await reader.read(s.ipv4, "cat /var/lib/wod/last-ssh-login 2>/dev/null || true")).trim();
+        const at = new Date(text);
+        if (text && !Number.isNaN(at.getTime())) facts.lastSshAt[s.learnerId] = at;
+      },
+    })),
+    ...targets.backends.map((b) => ({
+      what: `backend ${b.location}`,
+      address: b.address,
+      async read() {
+        const text = await reader.read(b.address, "cat /var/lib/wod/released/*.json 2>/dev/null || true");
+        for (const line of text.split("\n")) {
+          try {
+            const r = JSON.parse(line);
+            if (typeof r.registration === "string" && typeof r.completionRatio === "number") facts.completions[r.registration] = r.completionRatio;
+          } catch {
+            // not a record line
+          }
         }
-      }
-    }),
+      },
+    })),
   ];
-  const names = [...targets.servers.map((s) => ({ what: `student server of learner ${s.learnerId}`, address: s.ipv4 })),
-    ...targets.backends.map((b) => ({ what: `backend ${b.location}`, address: b.address }))];
   let next = 0;
   let done = 0;
   const worker = async () => {
     while (next < jobs.length) {
-      const i = next++;
+      const job = jobs[next++];
       try {
-        await jobs[i]();
+        await job.read();
       } catch (e) {
-        facts.unreachable.push({ ...names[i], reason: (e as Error).message });
+        facts.unreachable.push({ what: job.what, address: job.address, reason: (e as Error).message });
       }
       if (++done % 50 === 0) opts.log?.(`host facts: ${done}/${jobs.length} machines read`);
     }
