@@ -1,10 +1,14 @@
 // A workshop's dedicated machine at one location: the machine, the workshop's setup script, and
-// per student `appliance-student.sh setup` at activation / `reset` at release (reset workshops).
+// one sync of its students (components/host/sync-appliance.py): each live slot gets its share of
+// the appliance, a slot that left is released, and what the student script produced for the
+// notebooks (tokens, ports) comes back as a secret output the backend's cohort renders from.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { DesiredAppliance, DesiredContent } from "../infra/desired/types";
 import { declareMachine } from "./machine";
-import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hashFolder, hostScript, shellQuote } from "./remote";
+import { learnerPassword } from "./passwords";
+import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hashFolder, hostScript, shellQuote, timeLimited } from "./remote";
+import { SYNC_SECONDS, parseResults } from "./studentCohort";
 import { WorkshopContent } from "./workshopContent";
 
 export const APPLIANCE = "wod:index:Appliance";
@@ -14,8 +18,10 @@ export interface ApplianceArgs {
   appliance: DesiredAppliance;
   /** The workshop's folder (holds the setup scripts). */
   content: DesiredContent;
-  /** Student passwords by registration id (secrets): appliance-student.sh reads them on stdin. */
-  passwords: Record<string, pulumi.Output<string>>;
+  /** The stack's password seed (secret): each student's appliance account gets their password, on stdin. */
+  passwordSeed: pulumi.Input<string>;
+  /** uid/gid of student<N> is N + uidOffset (as on the backend). */
+  uidOffset: number;
   /** CIDRs allowed to reach SSH. */
   adminCidrs: string[];
   /** Admins' public keys (cloud-init on EC2). */
@@ -43,6 +49,8 @@ const PORT_NAME = /^[a-z][a-z0-9_]*$/;
 export class Appliance extends pulumi.ComponentResource {
   /** Public address of the appliance. */
   public readonly address: pulumi.Output<string>;
+  /** Per slot, what the student script produced for the notebooks (secret). */
+  public readonly values: pulumi.Output<Record<string, Record<string, string>>>;
 
   constructor(name: string, args: ApplianceArgs, opts?: pulumi.ComponentResourceOptions) {
     super(APPLIANCE, name, {}, opts);
@@ -58,19 +66,19 @@ export class Appliance extends pulumi.ComponentResource {
           throw new pulumi.ResourceError(`students[${s.registrationId}].ports.${port}: ${value} is not a port`, this);
         }
       }
-      if (args.passwords[s.registrationId] === undefined) throw new pulumi.ResourceError(`students: registration ${s.registrationId} has no account`, this);
     }
 
     let connection: pulumi.Input<Connection>;
     let remoteDir: string;
     let ready: pulumi.Input<pulumi.Resource>[];
     let machineId: pulumi.Input<string> = "backend";
+    let machine: pulumi.Resource | undefined;
     if (args.onBackend) {
       ({ connection, remoteDir, ready } = args.onBackend);
       this.address = pulumi.output(args.onBackend.address);
     } else {
       if (ap.provider === "existing" || !args.provider) throw new pulumi.ResourceError(`provider: appliance ${ap.folder} at ${ap.location} needs a cloud provider or a backend host`, this);
-      const machine = declareMachine(
+      const created = declareMachine(
         name,
         {
           cloud: ap.provider,
@@ -87,17 +95,18 @@ export class Appliance extends pulumi.ComponentResource {
         },
         this,
       );
-      this.address = machine.address;
-      connection = connectionTo(machine.address, args.sshUser, args.sshPrivateKey);
+      machine = created.resource;
+      this.address = created.address;
+      connection = connectionTo(created.address, args.sshUser, args.sshPrivateKey);
       const scripts = copyFolder(
         `${name}-bin`,
-        { localDir: args.hostDir, remoteDir: BIN_DIR, connection, sshUser: args.sshUser, removeOnDelete: false, triggers: [machine.id, hashFolder(args.hostDir)] },
+        { localDir: args.hostDir, remoteDir: BIN_DIR, connection, sshUser: args.sshUser, removeOnDelete: false, triggers: [created.id, hashFolder(args.hostDir)] },
         this,
       );
       const content = new WorkshopContent(`${name}-content`, { content: args.content, connection, sshUser: args.sshUser, after: scripts }, { parent: this });
       remoteDir = content.remoteDir;
       ready = [content];
-      machineId = machine.id;
+      machineId = created.id;
     }
     if (ap.setup) {
       // Runs once per machine; new content (a new folder) changes `create` and runs it again.
@@ -109,28 +118,34 @@ export class Appliance extends pulumi.ComponentResource {
       ready = [setup];
     }
 
+    this.values = pulumi.secret(pulumi.output<Record<string, Record<string, string>>>({}));
     if (ap.studentSetup) {
-      const script = `${remoteDir}/${ap.studentSetup}`;
-      for (const s of ap.students) {
-        const flags = (verb: "setup" | "reset") => [
-          verb, "--slot", s.slot, "--script", script,
-          ...Object.entries(s.ports).sort(([x], [y]) => x.localeCompare(y)).flatMap(([port, value]) => ["--port", `${port}=${value}`]),
-        ];
-        // Per slot, like StudentAccount: a new registration on the slot resets before it sets up.
-        new command.remote.Command(
-          `${name}-student${s.slot}`,
-          {
-            connection,
-            create: asRoot(args.sshUser, hostScript("appliance-student.sh", flags("setup"))),
-            delete: ap.reset ? asRoot(args.sshUser, hostScript("appliance-student.sh", flags("reset"))) : undefined,
-            stdin: pulumi.secret(args.passwords[s.registrationId]),
-            triggers: [s.registrationId],
-          },
-          { parent: this, dependsOn: ready, deleteBeforeReplace: true },
-        );
-      }
+      const flags = [
+        "--appliance", name, "--script", `${remoteDir}/${ap.studentSetup}`, "--uid-offset", args.uidOffset, "--deadline", SYNC_SECONDS,
+        ...(args.onBackend ? ["--on-backend"] : []), ...(ap.reset ? ["--reset"] : []),
+      ];
+      const stdin = pulumi.secret(pulumi.output(args.passwordSeed).apply((seed) => JSON.stringify({
+        slots: Object.fromEntries(ap.students.map((s) => [s.slot, {
+          registration: s.registrationId, generation: s.generation, password: learnerPassword(seed, s.registrationId), ports: s.ports,
+        }])),
+      })));
+      const line = (extra: string[]) => asRoot(args.sshUser, timeLimited(SYNC_SECONDS, hostScript("sync-appliance.py", [...flags, ...extra])));
+      const students = new command.remote.Command(
+        `${name}-students`,
+        { connection, create: line([]), update: line([]), delete: line(["--release-all"]), stdin, logging: "stderr" },
+        {
+          parent: this, dependsOn: ready, deletedWith: machine,
+          // The student script's values (tokens) are secrets.
+          additionalSecretOutputs: ["stdout", "stderr"],
+          customTimeouts: { create: `${SYNC_SECONDS + 120}s`, update: `${SYNC_SECONDS + 120}s`, delete: `${SYNC_SECONDS + 120}s` },
+        },
+      );
+      this.values = pulumi.secret(students.stdout.apply((out) => {
+        const results = parseResults(out) as unknown as { slots?: Record<string, { values?: Record<string, string> }> } | undefined;
+        return Object.fromEntries(Object.entries(results?.slots ?? {}).map(([slot, r]) => [slot, r.values ?? {}]));
+      }));
     }
-    this.registerOutputs({ address: this.address });
+    this.registerOutputs({ address: this.address, values: this.values });
   }
 }
 

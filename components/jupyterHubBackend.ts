@@ -36,6 +36,8 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
   public readonly connection: pulumi.Output<Connection>;
   /** The bootstrap: accounts and content wait for it. */
   public readonly ready: pulumi.Resource;
+  /** The cloud machine (none for an existing host): commands on it are deleted with it. */
+  public readonly machine?: pulumi.Resource;
 
   constructor(name: string, args: JupyterHubBackendArgs, opts?: pulumi.ComponentResourceOptions) {
     super(JUPYTERHUB_BACKEND, name, {}, opts);
@@ -46,7 +48,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
 
     const machine =
       b.provider === "existing"
-        ? { id: pulumi.output(b.host!), address: pulumi.output(b.host!) }
+        ? { id: pulumi.output(b.host!), address: pulumi.output(b.host!), resource: undefined }
         : declareMachine(
             name,
             {
@@ -65,6 +67,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
             this,
           );
     this.address = machine.address;
+    this.machine = machine.resource;
     this.hubUrl = machine.address.apply((a) => hubUrl({ ...b, name: b.location, host: b.host }, a));
     this.connection = connectionTo(machine.address, b.sshUser, args.sshPrivateKey);
 

@@ -37,6 +37,8 @@ export interface Machine {
   id: pulumi.Output<string>;
   /** Public IPv4 address. */
   address: pulumi.Output<string>;
+  /** The droplet or instance itself: commands on it are deleted with it (deletedWith). */
+  resource: pulumi.Resource;
 }
 
 // Changing these would replace the machine and lose every learner's home on it. New admin keys
@@ -80,7 +82,7 @@ export function declareMachine(name: string, args: MachineArgs, parent: pulumi.R
       },
       { parent, provider: args.provider },
     );
-    return { id: droplet.id, address: droplet.ipv4Address };
+    return { id: droplet.id, address: droplet.ipv4Address, resource: droplet };
   }
 
   const ports = (range: string) => range.split("-").map(Number) as [number, number?];
@@ -121,5 +123,5 @@ export function declareMachine(name: string, args: MachineArgs, parent: pulumi.R
     },
     opts,
   );
-  return { id: instance.id, address: instance.publicIp };
+  return { id: instance.id, address: instance.publicIp, resource: instance };
 }

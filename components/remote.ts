@@ -19,10 +19,20 @@ export function shellQuote(word: string | number): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `bash /opt/wod/bin/<script> <args…>`, every argument quoted. Secrets never go here: they go on stdin. */
+/** `bash|python3 /opt/wod/bin/<script> <args…>`, every argument quoted. Secrets never go here: they go on stdin. */
 export function hostScript(script: string, args: (string | number)[]): string {
-  // Through bash: a copied file's execute bit is not guaranteed to survive the copy.
-  return ["bash", `${BIN_DIR}/${script}`, ...args].map(shellQuote).join(" ");
+  // Through the interpreter: a copied file's execute bit is not guaranteed to survive the copy.
+  const interpreter = script.endsWith(".py") ? "python3" : "bash";
+  return [interpreter, `${BIN_DIR}/${script}`, ...args].map(shellQuote).join(" ");
+}
+
+/**
+ * The host itself ends a command that outlives its limit (TERM, then KILL a minute later): the
+ * engine's customTimeouts are not honoured by every provider, and a stuck host must never hold
+ * a reconcile (and its lock) forever.
+ */
+export function timeLimited(seconds: number, line: string): string {
+  return `timeout --kill-after=60 ${seconds + 30} ${line}`;
 }
 
 /** Runs a command line as root: directly for root, through passwordless sudo otherwise (stdin passes through). */
@@ -41,7 +51,7 @@ export function listFiles(dir: string): string[] {
   const walk = (rel: string) => {
     for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(child);
+      if (entry.isDirectory() && entry.name !== "__pycache__") walk(child);
       else if (entry.isFile()) out.push(child);
     }
   };

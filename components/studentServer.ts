@@ -1,14 +1,15 @@
-// A learner's personal droplet: their key plus the admins', the login monitor installed by
-// cloud-init, owner/expiry tags, and a snapshot taken before the droplet is destroyed.
-import * as zlib from "node:zlib";
+// A learner's personal droplet: the admins' DigitalOcean keys plus the learner's key through
+// cloud-init (no SshKey resource per learner), the login monitor, owner/expiry tags. One cloud
+// resource per server. Declared with retainOnDelete: when the stack stops declaring it, Pulumi
+// only forgets it — the reconcile job snapshots and destroys it (infra/reconcile/servers.ts), so
+// no `pulumi up` can destroy a learner's machine without its snapshot.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import * as digitalocean from "@pulumi/digitalocean";
 import type { DesiredStudentServer } from "../infra/desired/types";
 import { ANYWHERE } from "./machine";
-import { BIN_DIR, doTag, hostname, listFiles } from "./remote";
+import { BIN_DIR, doTag, hostname, normalizeSshKey } from "./remote";
 
 export const STUDENT_SERVER = "wod:index:StudentServer";
 /** Every student server carries this tag; the shared firewall applies to it. */
@@ -17,23 +18,19 @@ export const STUDENT_SERVER_TAG = "wod-student-server";
 export interface StudentServerArgs {
   /** The learner's server as the desired state decided it. */
   server: DesiredStudentServer;
-  /** Id of the learner's DigitalOcean SshKey (shared by learners with the same key). */
-  learnerKeyId: pulumi.Input<string>;
   /** Admins' DigitalOcean SshKey ids. */
   adminKeyIds: pulumi.Input<string>[];
   /** The student-server tag, as the stack created it (the droplet waits for it). */
   tag: pulumi.Input<string>;
-  /** cloud-init user data installing the login monitor (loginMonitorUserData). */
-  userData: string;
-  /** Snapshot the droplet before it is destroyed. */
-  snapshotBeforeDestroy: boolean;
+  /** Local folder of the host scripts (the login monitor comes from there). */
+  hostDir: string;
   /** Explicit DigitalOcean provider. */
   provider: pulumi.ProviderResource;
 }
 
-// Replacing a learner's server would lose their work: a new image, key set or login monitor
-// applies to new servers only.
-const KEEP_SERVER = ["image", "sshKeys", "userData"];
+// Replacing or resizing a learner's server would lose their work or power it off: a new image,
+// key set, login monitor or size applies to new servers only.
+const KEEP_SERVER = ["image", "sshKeys", "userData", "size"];
 
 export class StudentServer extends pulumi.ComponentResource {
   /** Public IPv4 address the learner connects to. */
@@ -55,8 +52,8 @@ export class StudentServer extends pulumi.ComponentResource {
         region: s.region,
         size: s.size,
         image: s.image,
-        sshKeys: [args.learnerKeyId, ...args.adminKeyIds],
-        userData: args.userData,
+        sshKeys: args.adminKeyIds,
+        userData: loginMonitorUserData(args.hostDir, s.sshPublicKey),
         monitoring: true,
         tags: [
           "wod",
@@ -66,61 +63,14 @@ export class StudentServer extends pulumi.ComponentResource {
           ...(s.phase === "idle-warning" ? ["wod-idle-warning"] : []),
         ],
       },
-      { parent: this, provider: args.provider, ignoreChanges: KEEP_SERVER },
+      { parent: this, provider: args.provider, ignoreChanges: KEEP_SERVER, retainOnDelete: true },
     );
-
-    if (args.snapshotBeforeDestroy) {
-      // Runs on the machine running `pulumi up`, before the droplet goes (it depends on it):
-      // a failed snapshot fails the delete and the droplet stays.
-      new command.local.Command(
-        `${name}-snapshot-on-destroy`,
-        {
-          interpreter: ["node", "-e"],
-          delete: SNAPSHOT_HOOK,
-          environment: { DROPLET_ID: droplet.id, SNAPSHOT_NAME: hostname(`wod-learner-${s.learnerId}`) },
-          // A replaced droplet replaces the hook too, so the old droplet is snapshotted before it goes.
-          triggers: [droplet.id],
-        },
-        { parent: this },
-      );
-    }
 
     this.ipv4 = droplet.ipv4Address;
     this.dropletId = droplet.id;
     this.registerOutputs({ ipv4: this.ipv4, dropletId: this.dropletId });
   }
 }
-
-/**
- * Snapshot of a droplet through the DigitalOcean API, waiting until it completes. The token
- * comes from the environment of `pulumi up` (DIGITALOCEAN_TOKEN, as the provider reads it),
- * never from state. Live snapshot, no power-off: removing this hook alone (turning the
- * option off) must not stop a learner's running server.
- */
-export const SNAPSHOT_HOOK = `
-const api = process.env.WOD_DO_API || "https://api.digitalocean.com/v2";
-const token = process.env.DIGITALOCEAN_TOKEN || process.env.DIGITALOCEAN_ACCESS_TOKEN;
-const id = process.env.DROPLET_ID;
-const name = process.env.SNAPSHOT_NAME + "-" + new Date().toISOString().slice(0, 10);
-const poll = Number(process.env.WOD_POLL_MS || 10000);
-const call = async (method, path, body) => {
-  const res = await fetch(api + path, { method, headers: { authorization: "Bearer " + token, "content-type": "application/json" }, body: body && JSON.stringify(body) });
-  if (res.status === 404 && method === "GET" && path.startsWith("/droplets/")) return undefined;
-  if (!res.ok) throw new Error(method + " " + path + ": " + res.status + " " + (await res.text()));
-  return res.json();
-};
-(async () => {
-  if (!token) throw new Error("DIGITALOCEAN_TOKEN is not set: droplet " + id + " is kept, no snapshot could be taken");
-  if (!(await call("GET", "/droplets/" + id))) return console.log("droplet " + id + " is already gone: nothing to snapshot");
-  let { action } = await call("POST", "/droplets/" + id + "/actions", { type: "snapshot", name });
-  while (action.status === "in-progress") {
-    await new Promise((r) => setTimeout(r, poll));
-    ({ action } = await call("GET", "/actions/" + action.id));
-  }
-  if (action.status !== "completed") throw new Error("snapshot " + name + " of droplet " + id + ": " + action.status);
-  console.log("snapshot " + name + " of droplet " + id + " completed");
-})().catch((e) => { console.error(e.message); process.exit(1); });
-`;
 
 /** The shared firewall of all student servers, by tag: SSH and web open, the learner's home IP is unknown. */
 export function studentServerFirewall(provider: pulumi.ProviderResource): digitalocean.Tag {
@@ -143,20 +93,29 @@ export function studentServerFirewall(provider: pulumi.ProviderResource): digita
 }
 
 /**
- * cloud-config writing the host scripts to /opt/wod/bin (the login monitor sources lib.sh and
- * installs record-ssh-login.sh) and running install-login-monitor.sh at first boot.
+ * cloud-config giving root the learner's key and installing the login monitor (two small scripts)
+ * at first boot: about 2 KB, far below DigitalOcean's 64 KiB.
  */
-export function loginMonitorUserData(hostDir: string): string {
-  const files = listFiles(hostDir).filter((f) => !f.endsWith(".md"));
-  if (!files.includes("install-login-monitor.sh")) throw new Error(`${hostDir}: install-login-monitor.sh is missing (student servers install it)`);
-  const lines = ["#cloud-config", "write_files:"];
-  for (const f of files) {
-    const gz = zlib.gzipSync(fs.readFileSync(path.join(hostDir, f)), { level: 9 }).toString("base64");
-    lines.push(`  - path: ${BIN_DIR}/${f}`, `    permissions: "0755"`, `    encoding: gz+b64`, `    content: ${gz}`);
-  }
-  lines.push("runcmd:", `  - [${BIN_DIR}/install-login-monitor.sh]`, "");
-  const text = lines.join("\n");
-  // DigitalOcean refuses user data above 64 KiB.
-  if (text.length > 64 * 1024) throw new Error(`${hostDir}: the login monitor's cloud-config is ${text.length} bytes, above DigitalOcean's 64 KiB`);
-  return text;
+export function loginMonitorUserData(hostDir: string, learnerKey: string): string {
+  const file = (name: string) => {
+    const p = path.join(hostDir, name);
+    if (!fs.existsSync(p)) throw new Error(`${hostDir}: ${name} is missing (student servers install it)`);
+    return fs.readFileSync(p).toString("base64");
+  };
+  const key = normalizeSshKey(learnerKey);
+  return [
+    "#cloud-config",
+    "ssh_authorized_keys:",
+    `  - ${key}`,
+    "write_files:",
+    "  - path: /etc/wod/learner-key",
+    `    permissions: "0644"`,
+    `    content: "${key}\\n"`,
+    ...["record-ssh-login.sh", "install-login-monitor.sh"].flatMap((f) => [
+      `  - path: ${BIN_DIR}/${f}`, `    permissions: "0755"`, "    encoding: b64", `    content: ${file(f)}`,
+    ]),
+    "runcmd:",
+    `  - [bash, ${BIN_DIR}/install-login-monitor.sh]`,
+    "",
+  ].join("\n");
 }

@@ -5,7 +5,7 @@ import { parseStackConfig, StackConfig } from "./config";
 import { openDatabase } from "./db/connect";
 import { desiredState } from "./desired/state";
 import { EmptyDatabase, loadInputs } from "./load";
-import { restrictToPart } from "./desired/part";
+import { registrationLocations, restrictToPart } from "./desired/part";
 import type { DesiredState } from "./desired/types";
 import { declareStack } from "./stack";
 
@@ -37,8 +37,7 @@ export async function program() {
       throw new EmptyDatabase(`${db.describe} has no registrations and no learners; refusing to plan a stack without them (set WOD_ALLOW_EMPTY=1 if that is really wanted)`);
     }
     const now = process.env.WOD_NOW ? new Date(process.env.WOD_NOW) : new Date();
-    const locationOf = new Map(snapshot.registrations.map((r) => [r.id, r.location]));
-    const desired = restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config, now }), config.part, (id) => locationOf.get(id));
+    const desired = restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config, now }), config.part, registrationLocations(snapshot));
     for (const r of desired.rejected) pulumi.log.warn(`rejected ${r.kind} ${r.id}: ${r.reason}`);
     return declare(desired, config);
   } finally {

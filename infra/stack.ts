@@ -4,20 +4,23 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as digitalocean from "@pulumi/digitalocean";
+import * as random from "@pulumi/random";
 import type { StackConfig } from "./config";
-import type { DesiredState } from "./desired/types";
-import { accountName, serverName } from "./names";
+import type { DesiredAccount, DesiredState } from "./desired/types";
+import { serverName } from "./names";
 import { Appliance } from "../components/appliance";
 import { ArchiveBucket } from "../components/archiveBucket";
 import { JupyterHubBackend } from "../components/jupyterHubBackend";
 import { normalizeSshKey, sha256, sshKeyFingerprint } from "../components/remote";
-import { StudentAccount } from "../components/studentAccount";
-import { StudentServer, loginMonitorUserData, studentServerFirewall } from "../components/studentServer";
+import { type CohortResults, StudentCohort } from "../components/studentCohort";
+import { StudentServer, studentServerFirewall } from "../components/studentServer";
 import { WorkshopContent } from "../components/workshopContent";
 
 export interface StackSecrets {
   /** Private key the platform reaches its machines with (its public half must be in adminSshKeys). */
   sshPrivateKey: pulumi.Input<string>;
+  /** Stack-level notebook variables (`wod:variables`; may hold secrets): they reach hosts on stdin only. */
+  variables?: pulumi.Input<Record<string, string>>;
 }
 
 export interface DeclareOptions {
@@ -37,8 +40,10 @@ export { selectPart, type StackPart } from "./desired/part";
 export interface StackOutputs {
   /** Per location. */
   backends: Record<string, { address: pulumi.Output<string>; hubUrl: pulumi.Output<string> }>;
-  /** Per registration id; the password is a secret. */
-  accounts: Record<string, { username: pulumi.Output<string>; hubUrl: pulumi.Output<string>; password: pulumi.Output<string> }>;
+  /** Per cohort: where it is and the per-slot results of its last applied sync. */
+  cohorts: Record<string, { location: string; workshop: string; results: pulumi.Output<CohortResults | undefined> }>;
+  /** Learners' passwords by registration id (secret), for the credentials e-mail. */
+  credentials: pulumi.Output<Record<string, string>>;
   /** Per learner id. */
   studentServers: Record<string, { ipv4: pulumi.Output<string> }>;
   /** Archive bucket name, when the archive is enabled. */
@@ -111,43 +116,51 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     return content;
   };
 
-  const accounts = new Map<string, StudentAccount>();
-  const outputs: StackOutputs = { backends: {}, accounts: {}, studentServers: {} };
-  for (const a of desired.accounts) {
-    const what = `accounts[${a.registrationId}]`;
-    const { backend, spec } = backendOf(a.location, what);
-    const content = contentOf(a.workshop, a.location, a.contentHash, what);
-    const account = new StudentAccount(accountName(a.location, a.slot), {
-      account: a, uidOffset: spec.uidOffset, sshUser: spec.sshUser, connection: backend.connection, hubUrl: backend.hubUrl,
-      workshopDir: content.remoteDir, after: [backend.ready, content],
-    });
-    accounts.set(a.registrationId, account);
-    outputs.accounts[a.registrationId] = { username: account.username, hubUrl: account.hubUrl, password: account.password };
-  }
+  // One secret for every learner password (components/passwords.ts); replacing it rotates them all.
+  const passwordSeed = new random.RandomPassword("password-seed", { length: 48, special: false }).result;
+  const variables = pulumi.secret(pulumi.output(secrets.variables ?? {}));
+  const outputs: StackOutputs = { backends: {}, cohorts: {}, credentials: pulumi.secret(pulumi.output<Record<string, string>>({})), studentServers: {} };
 
+  const appliances = new Map<string, Appliance>();
   for (const ap of desired.appliances) {
     const what = `appliances[${ap.folder}@${ap.location}]`;
     const { backend, spec } = backendOf(ap.location, what);
     const content = contentOf(ap.workshop, ap.location, ap.contentHash, what);
-    const passwords = Object.fromEntries(ap.students.filter((s) => accounts.has(s.registrationId)).map((s) => [s.registrationId, accounts.get(s.registrationId)!.password]));
     const shipped = desired.contents.find((c) => c.workshop === ap.workshop && c.location === ap.location)!;
-    new Appliance(`${ap.location}-${ap.folder}`, {
-      appliance: ap, content: shipped, passwords, ...machineArgs,
+    appliances.set(`${ap.workshop}@${ap.location}`, new Appliance(`${ap.location}-${ap.folder}`, {
+      appliance: ap, content: shipped, passwordSeed, uidOffset: spec.uidOffset, ...machineArgs,
       sshUser: ap.provider === "existing" ? spec.sshUser : "root",
       provider: providerFor(ap.provider, ap.region),
       onBackend: ap.provider === "existing" ? { connection: backend.connection, address: backend.address, remoteDir: content.remoteDir, ready: [backend.ready, content] } : undefined,
-    });
+    }));
   }
+
+  const accountsOf = new Map<string, DesiredAccount[]>();
+  for (const a of desired.accounts) accountsOf.set(a.cohort, [...(accountsOf.get(a.cohort) ?? []), a]);
+  const cohorts: StudentCohort[] = [];
+  for (const c of desired.cohorts) {
+    const what = `cohorts[${c.name}]`;
+    const { backend, spec } = backendOf(c.location, what);
+    const content = contentOf(c.workshop, c.location, c.contentHash, what);
+    const appliance = appliances.get(`${c.workshop}@${c.location}`);
+    const cohort = new StudentCohort(c.name, {
+      cohort: c, accounts: accountsOf.get(c.name) ?? [], uidOffset: spec.uidOffset, sshUser: spec.sshUser,
+      connection: backend.connection, hubUrl: backend.hubUrl, workshopDir: content.remoteDir, passwordSeed,
+      passwordInNotebooks: c.passwordInNotebooks, variables,
+      appliance: appliance && { address: appliance.address, values: appliance.values },
+      machine: backend.machine, after: [backend.ready, content],
+    });
+    cohorts.push(cohort);
+    outputs.cohorts[c.name] = { location: c.location, workshop: c.workshop, results: cohort.results };
+  }
+  // One merge over the cohorts (about one per workshop and location), never one output per learner.
+  outputs.credentials = pulumi.secret(pulumi.all(cohorts.map((c) => c.passwords)).apply((maps): Record<string, string> => Object.assign({}, ...maps)));
 
   if (desired.studentServers.length > 0) {
     const provider = digitaloceanProvider();
     const tag = studentServerFirewall(provider);
-    const userData = loginMonitorUserData(hostDir);
     for (const s of desired.studentServers) {
-      const server = new StudentServer(serverName(s.learnerId), {
-        server: s, learnerKeyId: doKey(s.sshPublicKey, s.keyFingerprint, "learner"), adminKeyIds, tag: tag.name, userData,
-        snapshotBeforeDestroy: config.studentServers.snapshotBeforeDestroy, provider,
-      });
+      const server = new StudentServer(serverName(s.learnerId), { server: s, adminKeyIds, tag: tag.name, hostDir, provider });
       outputs.studentServers[s.learnerId] = { ipv4: server.ipv4 };
     }
   }

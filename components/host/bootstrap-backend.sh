@@ -42,7 +42,8 @@ echo "http://127.0.0.1:8081/hub/api" | write_atomic "$WOD_ETC/hub-api-url"
 
 config=$(cat <<EOF
 # Managed by wod bootstrap-backend.sh: edits are overwritten.
-import json, urllib.parse
+import json, time, urllib.parse
+from tornado import web
 c = get_config()  # noqa
 c.JupyterHub.bind_url = "http://:$port"
 c.JupyterHub.hub_ip = "127.0.0.1"
@@ -68,16 +69,29 @@ c.JupyterHub.load_roles = [{
     "services": ["wod"],
 }]
 
-def open_readme_first(spawner):
-    """The activated workshop's 0-ReadMeFirst.ipynb is what the learner sees first."""
+def live_slot(name):
+    """The slot's state when its activation is live: state "active" and an account that is neither
+    locked nor expired (a released or half-activated slot never is)."""
     try:
-        with open(f"$WOD_VAR/slots/{spawner.user.name}.json") as f:
-            workshop = json.load(f)["workshop"]
-    except (OSError, ValueError, KeyError):
-        return
-    spawner.default_url = "/notebooks/" + urllib.parse.quote(workshop) + "/0-ReadMeFirst.ipynb"
+        with open(f"$WOD_VAR/slots/{name}.json") as f:
+            state = json.load(f)
+        with open("/etc/shadow") as f:
+            shadow = next(line.split(":") for line in f if line.split(":")[0] == name)
+    except (OSError, ValueError, StopIteration):
+        return None
+    locked = shadow[1].startswith(("!", "*"))
+    expired = shadow[7].strip() != "" and int(shadow[7]) * 86400 <= time.time()
+    return state if state.get("status") == "active" and not locked and not expired else None
 
-c.Spawner.pre_spawn_hook = open_readme_first
+def check_slot(spawner):
+    """No server for a slot that is not live, whoever asks (a released learner's old cookie
+    included); the live workshop's 0-ReadMeFirst.ipynb is what opens first."""
+    state = live_slot(spawner.user.name)
+    if state is None:
+        raise web.HTTPError(403, "this workshop account is not active")
+    spawner.default_url = "/notebooks/" + urllib.parse.quote(state["workshop"]) + "/0-ReadMeFirst.ipynb"
+
+c.Spawner.pre_spawn_hook = check_slot
 EOF
 )
 if [[ ! -f $WOD_ETC/jupyterhub_config.py || $(<"$WOD_ETC/jupyterhub_config.py") != "$config" ]]; then
@@ -183,5 +197,5 @@ else
   fi
   if fail2ban-client ping >/dev/null 2>&1; then fail2ban-client -q reload >/dev/null; else fail2ban-client -q start >/dev/null; fi
 fi
-hub wait-hub --timeout 60 || { tail -n 20 /var/log/jupyterhub.log >&2; die "the hub did not start"; }
+python3 "$WOD_BIN/wodhost.py" wait-hub 60 || { tail -n 20 /var/log/jupyterhub.log >&2; die "the hub did not start"; }
 log "backend ready: slots $slot_min..$slot_max, hub on port $port"

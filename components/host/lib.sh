@@ -40,32 +40,5 @@ ensure_slot_user() {
   chown "$id:$id" "$home" && chmod 0700 "$home"
 }
 
-# kill_user_processes USER: SIGKILL until none is left (a learner's fork loop included).
-kill_user_processes() {
-  local user=$1 i
-  for i in $(seq 1 50); do
-    pkill -KILL -u "$user" 2>/dev/null || true
-    pgrep -u "$user" >/dev/null || return 0
-    sleep 0.1
-  done
-  die "processes of $user survive SIGKILL"
-}
-
-# wipe_home HOME: empties the home but keeps the directory (owner, mode).
-wipe_home() { find "$1" -mindepth 1 -delete; }
-
 # write_atomic PATH: stdin to PATH via a temporary file and rename (readers never see half a file).
 write_atomic() { cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
-
-# hub ARGS…: the JupyterHub API helper (token read from /etc/wod/hub-token by the helper).
-hub() { python3 "$WOD_BIN/hub-api.py" "$@"; }
-
-# json_field FILE KEY: a top-level field of a JSON file, empty when the file or key is missing.
-json_field() {
-  python3 -c 'import json,sys
-try: print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))
-except (OSError, ValueError): print("")' "$1" "$2"
-}
-
-# slot_state_file USER: who holds the slot (registration, workshop, status), root-only.
-slot_state_file() { echo "$WOD_VAR/slots/$1.json"; }

@@ -11,6 +11,21 @@ export interface RegistrationRow {
   status: "pending" | "active";
   startsAt: Date;
   endsAt: Date;
+  /** Bumped by an operator's reset of this learner: the slot is activated afresh. */
+  generation: number;
+  /** Failed release attempts so far (the host said why in releaseError). */
+  releaseAttempts: number;
+}
+
+/** A registration that ended (cancelled, or failed) whose release the backend has not confirmed yet. */
+export interface ClosingRow {
+  id: string;
+  workshop: string;
+  location: string;
+  slot: number;
+  status: "cancelled" | "failed";
+  generation: number;
+  releaseAttempts: number;
 }
 
 export interface LearnerRow {
@@ -38,6 +53,8 @@ export interface StudentServerRow {
 export interface Snapshot {
   /** Live registrations (pending or active). */
   registrations: RegistrationRow[];
+  /** Cancelled and failed registrations still waiting for their release. */
+  closing: ClosingRow[];
   learners: LearnerRow[];
   studentServers: StudentServerRow[];
 }
@@ -47,9 +64,14 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
   try {
     await client.query("begin isolation level repeatable read read only");
     const regs = await client.query(
-      `select r.id::text, r.participant_id::text, p.email, r.workshop, r.location, r.slot, r.status, r.starts_at, r.ends_at
+      `select r.id::text, r.participant_id::text, p.email, r.workshop, r.location, r.slot, r.status, r.starts_at, r.ends_at,
+              r.generation, r.release_attempts
          from registrations r join participants p on p.id = r.participant_id
         where r.status in ('pending', 'active') order by r.id`,
+    );
+    const closing = await client.query(
+      `select id::text, workshop, location, slot, status, generation, release_attempts from registrations
+        where status in ('cancelled', 'failed') and released_at is null order by id`,
     );
     const learners = await client.query(
       `select l.id::text, l.email, l.ssh_public_key, l.region,
@@ -66,7 +88,12 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
     return {
       registrations: regs.rows.map((r) => ({
         id: r.id, participantId: r.participant_id, email: r.email, workshop: r.workshop, location: r.location,
-        slot: r.slot, status: r.status, startsAt: r.starts_at, endsAt: r.ends_at,
+        slot: r.slot, status: r.status, startsAt: r.starts_at, endsAt: r.ends_at, generation: r.generation,
+        releaseAttempts: r.release_attempts,
+      })),
+      closing: closing.rows.map((r) => ({
+        id: r.id, workshop: r.workshop, location: r.location, slot: r.slot, status: r.status, generation: r.generation,
+        releaseAttempts: r.release_attempts,
       })),
       learners: learners.rows.map((r) => ({
         id: r.id, email: r.email, sshPublicKey: r.ssh_public_key, region: r.region,

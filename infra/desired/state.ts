@@ -3,9 +3,11 @@
 import { hubUrl, type LocationConfig, type StackConfig } from "../config";
 import type { Workshop } from "../catalog/schema";
 import type { LearnerRow, RegistrationRow, Snapshot, StudentServerRow } from "../db/snapshot";
+import { cohortName, shardOf } from "../names";
 import { checkSshKey } from "./ssh-key";
 import type {
-  DesiredAccount, DesiredAppliance, DesiredBackend, DesiredContent, DesiredState, DesiredStudentServer, Rejection, Transitions,
+  DesiredAccount, DesiredAppliance, DesiredBackend, DesiredCohort, DesiredContent, DesiredState, DesiredStudentServer, Rejection,
+  Transitions,
 } from "./types";
 
 const HOUR = 3_600_000;
@@ -20,19 +22,25 @@ export interface DecisionInput {
 
 export function desiredState({ catalog, snapshot, config, now }: DecisionInput): DesiredState {
   const rejected: Rejection[] = [];
-  const transitions: Transitions = { expiredRegistrations: [], warnServers: [], removeServers: [] };
+  const notes: Rejection[] = [];
+  const transitions: Transitions = { expiredRegistrations: [], closedRegistrations: [], endedCohorts: {}, warnServers: [], removeServers: [] };
   const workshops = new Map(catalog.map((w) => [w.name, w]));
   const locations = new Map(config.locations.map((l) => [l.name, l]));
 
-  const accounts = decideAccounts(snapshot.registrations, workshops, locations, config, now, rejected, transitions);
+  const accounts = decideAccounts(snapshot.registrations, workshops, locations, config, now, rejected, notes, transitions);
+  transitions.closedRegistrations = snapshot.closing.map((c) => c.id);
+  for (const r of [...snapshot.registrations.filter((x) => transitions.expiredRegistrations.includes(x.id)), ...snapshot.closing]) {
+    transitions.endedCohorts[r.id] = cohortName(r.location, `WKSHP-${r.workshop}`, shardOf(r.slot));
+  }
   const backends = config.locations.map((l) => backendOf(l, catalog));
   const contents = decideContents(catalog, accounts);
+  const cohorts = decideCohorts(catalog, contents, accounts, retriesOf(snapshot, now), notes);
   const appliances = decideAppliances(catalog, accounts, locations);
   const studentServers = config.studentServers.enabled
     ? decideStudentServers(snapshot.learners, snapshot.studentServers, config, now, rejected, transitions)
     : noStudentServers(snapshot.studentServers, transitions);
 
-  return { backends, contents, accounts, appliances, studentServers, rejected, transitions };
+  return { backends, contents, accounts, cohorts, appliances, studentServers, rejected, notes, transitions };
 }
 
 function backendOf(l: LocationConfig, catalog: Workshop[]): DesiredBackend {
@@ -45,7 +53,7 @@ function backendOf(l: LocationConfig, catalog: Workshop[]): DesiredBackend {
 
 function decideAccounts(
   registrations: RegistrationRow[], workshops: Map<string, Workshop>, locations: Map<string, LocationConfig>,
-  config: StackConfig, now: Date, rejected: Rejection[], transitions: Transitions,
+  config: StackConfig, now: Date, rejected: Rejection[], notes: Rejection[], transitions: Transitions,
 ): DesiredAccount[] {
   const accounts: DesiredAccount[] = [];
   const held = new Map<string, string>(); // location/slot → registration id
@@ -62,8 +70,12 @@ function decideAccounts(
     if (!location) { reject(`unknown location ${r.location}`); continue; }
     if (!w.locations.includes(r.location)) { reject(`workshop ${w.name} is not hosted on location ${r.location}`); continue; }
     if (r.slot < w.range.min || r.slot > w.range.max) {
-      reject(`slot ${r.slot} is outside the range ${w.range.min}-${w.range.max} of ${w.name}`);
-      continue;
+      // A catalog edit never takes a slot from a learner mid-workshop: an activated one keeps it until it ends.
+      if (r.status !== "active") {
+        reject(`slot ${r.slot} is outside the range ${w.range.min}-${w.range.max} of ${w.name}`);
+        continue;
+      }
+      notes.push({ kind: "registration", id: r.id, reason: `slot ${r.slot} is outside the range ${w.range.min}-${w.range.max} of ${w.name}; kept until the registration ends` });
     }
     const key = `${r.location}/${r.slot}`;
     if (held.has(key)) { reject(`slot ${r.slot} on ${r.location} is already held by registration ${held.get(key)}`); continue; }
@@ -72,7 +84,8 @@ function decideAccounts(
     const ports = appliancePorts(w, r.slot);
     const username = `student${r.slot}`;
     accounts.push({
-      registrationId: r.id, participantId: r.participantId, workshop: w.name, folder: w.folder, location: r.location,
+      registrationId: r.id, generation: r.generation, cohort: cohortName(r.location, w.folder, shardOf(r.slot)),
+      participantId: r.participantId, workshop: w.name, folder: w.folder, location: r.location,
       slot: r.slot, username, uid: r.slot + location.uidOffset,
       startsAt: r.startsAt.toISOString(), endsAt: r.endsAt.toISOString(),
       phase: r.endsAt.getTime() - now.getTime() <= config.warningMinutes * 60_000 ? "ending" : "active",
@@ -105,6 +118,55 @@ function decideContents(catalog: Workshop[], accounts: DesiredAccount[]): Desire
   );
 }
 
+/**
+ * One cohort per shard of slot numbers a workshop's range covers at each location it is shipped
+ * to (empty ones included, so a workshop's last learner leaving is an update, not a delete), plus
+ * the shards of kept learners outside the range.
+ */
+function decideCohorts(
+  catalog: Workshop[], contents: DesiredContent[], accounts: DesiredAccount[], retries: Map<string, { cohort: string; attempts: number }>,
+  notes: Rejection[],
+): DesiredCohort[] {
+  const byName = new Map<string, DesiredCohort>();
+  const workshops = new Map(catalog.map((w) => [w.name, w]));
+  const cohort = (c: DesiredContent, shard: number) => {
+    const name = cohortName(c.location, c.folder, shard);
+    if (!byName.has(name)) {
+      const w = workshops.get(c.workshop)!;
+      byName.set(name, {
+        name, location: c.location, workshop: c.workshop, folder: c.folder, shard, contentHash: c.contentHash,
+        passwordInNotebooks: w.varpass || w.ldap, slots: {}, retries: {},
+      });
+    }
+    return byName.get(name)!;
+  };
+  const contentOf = new Map(contents.map((c) => [`${c.workshop}@${c.location}`, c]));
+  for (const c of contents) {
+    const w = workshops.get(c.workshop)!;
+    for (let shard = shardOf(w.range.min); shard <= shardOf(w.range.max); shard++) cohort(c, shard);
+  }
+  for (const a of accounts) cohort(contentOf.get(`${a.workshop}@${a.location}`)!, shardOf(a.slot)).slots[String(a.slot)] = `${a.registrationId}#${a.generation}`;
+  for (const [registration, { cohort: name, attempts }] of retries) {
+    const c = byName.get(name);
+    if (c) c.retries[registration] = attempts;
+    else notes.push({ kind: "registration", id: registration, reason: `its release failed ${attempts} time(s) and its workshop is no longer shipped to ${name.split("-")[0]}: release it by hand` });
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Ended registrations whose release failed before, by the cohort that must try again. */
+function retriesOf(snapshot: Snapshot, now: Date): Map<string, { cohort: string; attempts: number }> {
+  const out = new Map<string, { cohort: string; attempts: number }>();
+  const ended = [
+    ...snapshot.registrations.filter((r) => r.endsAt.getTime() <= now.getTime()),
+    ...snapshot.closing,
+  ];
+  for (const r of ended) {
+    if (r.releaseAttempts > 0) out.set(r.id, { cohort: cohortName(r.location, `WKSHP-${r.workshop}`, shardOf(r.slot)), attempts: r.releaseAttempts });
+  }
+  return out;
+}
+
 function decideAppliances(catalog: Workshop[], accounts: DesiredAccount[], locations: Map<string, LocationConfig>): DesiredAppliance[] {
   const byWorkshop = new Map<string, DesiredAccount[]>();
   for (const a of accounts) {
@@ -122,7 +184,7 @@ function decideAppliances(catalog: Workshop[], accounts: DesiredAccount[], locat
         workshop: w.name, folder: w.folder, location: l, provider: location.provider, region: location.region,
         size: w.appliance!.size, image: w.appliance!.image, setup: w.appliance!.setup, studentSetup: w.appliance!.studentSetup,
         portBases: w.appliance!.ports, reset: w.reset, contentHash: w.contentHash,
-        students: students.map((a) => ({ registrationId: a.registrationId, slot: a.slot, username: a.username, ports: a.ports })),
+        students: students.map((a) => ({ registrationId: a.registrationId, generation: a.generation, slot: a.slot, username: a.username, ports: a.ports })),
       }];
     });
   });
@@ -204,6 +266,6 @@ function noStudentServers(servers: StudentServerRow[], transitions: Transitions)
 export function countDesired(d: DesiredState) {
   return {
     backends: d.backends.length, contents: d.contents.length, accounts: d.accounts.length,
-    appliances: d.appliances.length, studentServers: d.studentServers.length, rejected: d.rejected.length,
+    cohorts: d.cohorts.length, appliances: d.appliances.length, studentServers: d.studentServers.length, rejected: d.rejected.length,
   };
 }

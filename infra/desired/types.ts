@@ -33,6 +33,10 @@ export interface DesiredContent {
 /** A live registration: one Linux slot user activated for one participant. */
 export interface DesiredAccount {
   registrationId: string;
+  /** Bumped by an operator's reset of the learner: a new generation is a fresh activation. */
+  generation: number;
+  /** The cohort (one resource) whose slot table holds this account. */
+  cohort: string;
   participantId: string;
   workshop: string;
   /** `WKSHP-<Name>` */
@@ -46,14 +50,36 @@ export interface DesiredAccount {
   endsAt: string;
   /** "ending": less than the warning period left. */
   phase: "active" | "ending";
-  /** Content the account was rendered from: a new hash re-activates the account. */
+  /** Content new activations render from (an active learner keeps what they got). */
   contentHash: string;
-  /** Template variables for the workshop's notebooks, without the password (PASSSTU is added on the host). */
+  /** Template variables for the workshop's notebooks, without secrets (those travel on stdin). */
   variables: Record<string, string>;
   /** Per-student appliance ports, by port name. */
   ports: Record<string, number>;
   /** The workshop restores per-student state at release. */
   reset: boolean;
+}
+
+/**
+ * The live slots of one workshop at one location, one shard of 100 slot numbers (slots
+ * 100·shard … 100·shard+99): the unit Pulumi manages, one host-side sync each. Its slot table is
+ * a plain input, so a preview shows per slot which registration comes and goes.
+ */
+export interface DesiredCohort {
+  /** `<location>-<WKSHP-Name>-s<shard>`, see names.ts. */
+  name: string;
+  location: string;
+  workshop: string;
+  folder: string;
+  shard: number;
+  /** Content new activations render from. */
+  contentHash: string;
+  /** Notebooks get the password as PASSSTU (WoD's `varpass`, or `ldap`). */
+  passwordInNotebooks: boolean;
+  /** slot → "<registration>#<generation>", the slot table. */
+  slots: Record<string, string>;
+  /** Registrations whose release failed → the attempt count: a new attempt changes the cohort, so its sync runs again. */
+  retries: Record<string, number>;
 }
 
 /** A dedicated machine for an appliance workshop at one location. */
@@ -73,7 +99,7 @@ export interface DesiredAppliance {
   reset: boolean;
   contentHash: string;
   /** Live students on it with their ports. */
-  students: { registrationId: string; slot: number; username: string; ports: Record<string, number> }[];
+  students: { registrationId: string; generation: number; slot: number; username: string; ports: Record<string, number> }[];
 }
 
 /** A learner's personal droplet. */
@@ -92,7 +118,7 @@ export interface DesiredStudentServer {
   expiresAt: string;
 }
 
-/** An input that was left out of the desired state, and why. */
+/** An input that was left out of the desired state (or, for a note, kept against a rule), and why. */
 export interface Rejection {
   kind: "registration" | "learner" | "workshop" | "location";
   id: string;
@@ -103,6 +129,10 @@ export interface Rejection {
 export interface Transitions {
   /** Registrations past their end: released once their account is gone. */
   expiredRegistrations: string[];
+  /** Cancelled and failed registrations waiting for the backend to confirm their release. */
+  closedRegistrations: string[];
+  /** The cohort each of those ended registrations was (or would have been) held in. */
+  endedCohorts: Record<string, string>;
   /** Student servers entering the idle warning now. */
   warnServers: string[];
   /** Student servers that are no longer desired, by learner, with the reason. */
@@ -113,8 +143,11 @@ export interface DesiredState {
   backends: DesiredBackend[];
   contents: DesiredContent[];
   accounts: DesiredAccount[];
+  cohorts: DesiredCohort[];
   appliances: DesiredAppliance[];
   studentServers: DesiredStudentServer[];
   rejected: Rejection[];
+  /** Inputs kept although a rule would leave them out (e.g. a live learner outside a shrunk range). */
+  notes: Rejection[];
   transitions: Transitions;
 }

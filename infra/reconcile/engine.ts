@@ -5,9 +5,19 @@ export type StepOp = "create" | "update" | "delete" | "replace" | "same";
 /** One resource the engine would touch (preview) or did touch (up). */
 export interface Step {
   op: StepOp;
-  /** Resource type token, e.g. wod:index:StudentAccount or command:remote:Command. */
+  /** Resource type token, e.g. wod:index:StudentCohort or command:remote:Command. */
   type: string;
   urn: string;
+  /** Inputs before and after, as the engine reports them (a cohort's slot table is here). */
+  oldInputs?: Record<string, unknown>;
+  newInputs?: Record<string, unknown>;
+}
+
+/** A resource as the stack's state holds it: its outputs, secrets left out. */
+export interface StateResource {
+  urn: string;
+  type: string;
+  outputs: Record<string, unknown>;
 }
 
 export interface Failure {
@@ -24,6 +34,8 @@ export interface UpResult {
   failures: Failure[];
   /** Stack outputs as the state now holds them, secrets decrypted (plain values). */
   outputs: Record<string, unknown>;
+  /** The resources the state holds after the up: what was really applied. */
+  state: StateResource[];
   error?: string;
 }
 
@@ -36,6 +48,8 @@ export interface StackEngine {
   up(program: Program, opts?: { targets?: string[] }): Promise<UpResult>;
   /** Stack outputs as the state holds them, secrets decrypted (for a write-back without an up). */
   outputs(): Promise<Record<string, unknown>>;
+  /** The resources the state holds now. */
+  state(): Promise<StateResource[]>;
 }
 
 /** The engine says another update of this stack is in progress. */

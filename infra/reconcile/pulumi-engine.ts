@@ -1,7 +1,7 @@
 // StackEngine on the Pulumi Automation API (needs the `pulumi` CLI on PATH and a logged-in
 // state backend). Per-resource steps come from the engine's event stream.
 import { ConcurrentUpdateError, type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { ConcurrentUpdate, type Failure, type Program, type StackEngine, type Step, type StepOp } from "./engine";
+import { ConcurrentUpdate, type Failure, type Program, type StackEngine, type StateResource, type Step, type StepOp } from "./engine";
 
 const OPS: Record<string, StepOp> = {
   same: "same", create: "create", update: "update", delete: "delete", replace: "replace",
@@ -19,7 +19,10 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       if (meta && OPS[meta.op] && meta.type !== "pulumi:pulumi:Stack") {
         const prev = steps.get(meta.urn);
         // replace arrives as several events; keep the strongest
-        if (!prev || prev.op === "same") steps.set(meta.urn, { op: OPS[meta.op], type: meta.type, urn: meta.urn });
+        // The cohort guard reads slot tables from the inputs (StepEventStateMetadata.inputs).
+        if (!prev || prev.op === "same") {
+          steps.set(meta.urn, { op: OPS[meta.op], type: meta.type, urn: meta.urn, oldInputs: meta.old?.inputs, newInputs: meta.new?.inputs });
+        }
       }
       const failed = e.resOpFailedEvent?.metadata;
       if (failed) failures.push({ urn: failed.urn, type: failed.type, message: "operation failed" });
@@ -34,7 +37,16 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
   };
   const concurrent = (e: unknown) => (e instanceof ConcurrentUpdateError ? new ConcurrentUpdate((e as Error).message) : e);
 
+  /** The deployment's resources (`pulumi stack export`); secret outputs stay out. */
+  const state = async (stack: Stack): Promise<StateResource[]> => {
+    const deployment = (await stack.exportStack()).deployment as { resources?: { urn: string; type: string; outputs?: Record<string, unknown> }[] };
+    return (deployment.resources ?? []).map((r) => ({ urn: r.urn, type: r.type, outputs: plainOutputs(r.outputs ?? {}) }));
+  };
+
   return {
+    async state() {
+      return state(await LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
+    },
     async outputs() {
       const stack = await LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir });
       return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
@@ -62,7 +74,13 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
         error = (e as Error).message;
       }
       const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
-      return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, error };
+      return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, state: await state(stack), error };
     },
   };
+}
+
+/** Outputs without their secret values (an exported secret is an object holding ciphertext). */
+function plainOutputs(outputs: Record<string, unknown>): Record<string, unknown> {
+  const SECRET = "4dabf18193072939515e22adb298388d";
+  return Object.fromEntries(Object.entries(outputs).filter(([, v]) => !(v && typeof v === "object" && SECRET in (v as object))));
 }

@@ -5,13 +5,21 @@ export function renderReport(r: Report): string {
   const lines = [`reconcile ${r.stack}: ${r.outcome} (exit ${r.exitCode}) — ${r.message}`];
   if (r.desired) {
     const d = r.desired;
-    lines.push(`  desired: ${d.backends} backends, ${d.accounts} student accounts, ${d.appliances} appliances, ${d.studentServers} student servers`);
+    lines.push(`  desired: ${d.backends} backends, ${d.accounts} learner accounts in ${d.cohorts} cohorts, ${d.appliances} appliances, ${d.studentServers} student servers`);
+  }
+  if (r.accounts) {
+    const a = r.accounts;
+    lines.push(`  learner accounts: ${a.live} live before this run, ${a.added} joining, ${a.released} leaving${a.unexpected ? ` (${a.unexpected} whose registration has not ended)` : ""}`);
   }
   const kinds = Object.entries(r.changes);
   lines.push(`  changes${r.fastPath ? " (fast path)" : ""}: ${kinds.length ? kinds.map(([k, ops]) => `${k} ${Object.entries(ops).map(([op, n]) => `${op} ${n}`).join(", ")}`).join("; ") : "none"}`);
   if (r.writeBack) {
     const w = r.writeBack;
-    lines.push(`  written back: ${w.activated} activated, ${w.failed} failed, ${w.released} released, ${w.serversUp} servers up, ${w.serversWarned} warned, ${w.serversRemoved} removed, ${w.completions} completions, ${w.lastLogins} last logins`);
+    lines.push(`  written back: ${w.activated} activated, ${w.failed} failed, ${w.released} released, ${w.releaseFailed} releases failed, ${w.serversUp} servers up, ${w.serversWarned} warned, ${w.completions} completions, ${w.lastLogins} last logins`);
+  }
+  if (r.removals) {
+    lines.push(`  student servers removed: ${r.removals.removed} (${r.removals.snapshots} snapshots taken)`);
+    for (const f of r.removals.failed) lines.push(`  not removed: student server of learner ${f.learnerId}: ${f.reason}`);
   }
   for (const g of r.guard) lines.push(`  guard: ${g}`);
   for (const x of r.rejected) lines.push(`  rejected ${x.kind} ${x.id}: ${x.reason}`);

@@ -1,16 +1,18 @@
-// One reconcile: lock → load → decide → preview → guard → up → write back → report.
+// One reconcile: lock → load → decide → preview → guard → up → remove servers → read machines →
+// write back → report.
 import type { StackConfig } from "../config";
 import type { Database } from "../db/connect";
 import { countDesired, desiredState } from "../desired/state";
 import type { DesiredState } from "../desired/types";
 import { loadInputs } from "../load";
-import { restrictToPart } from "../desired/part";
+import { registrationLocations, restrictToPart } from "../desired/part";
 import { declare as declareProgram } from "../program";
-import { componentOf, type Program, type StackEngine, type Step, type UpResult } from "./engine";
-import { checkGuards } from "./guard";
+import { componentOf, type Program, type StackEngine, type StateResource, type Step } from "./engine";
+import { checkGuards, countReleases } from "./guard";
 import { collectHostFacts, type HostFacts, type HostReader } from "./host-facts";
 import { LockBusy, lockStack, retryConcurrent } from "./lock";
-import { type StackOutputValues, writeBack, type WriteBackSummary } from "./writeback";
+import { type RemovalSummary, removeServers, type ServerRemover } from "./servers";
+import { type Applied, appliedFrom, type StackOutputValues, writeBack, type WriteBackSummary } from "./writeback";
 
 /** Exit codes a scheduler can act on. */
 export const EXIT = { ok: 0, failed: 1, input: 2, guard: 3, busy: 4, partial: 5 } as const;
@@ -22,6 +24,8 @@ export interface ReconcileOptions {
   engine: StackEngine;
   /** Reads last SSH logins and completion records on the machines; skipped when absent. */
   hosts?: HostReader;
+  /** Snapshots and destroys the student servers the decision removes; without one they are reported, not removed. */
+  servers?: ServerRemover;
   now?: () => Date;
   allowMassDelete?: boolean;
   /** Skip preview and up: sync the database from the stack's current outputs (when another
@@ -45,6 +49,10 @@ export interface Report {
   desired?: ReturnType<typeof countDesired>;
   /** Changes by component kind and operation. */
   changes: Record<string, Partial<Record<Step["op"], number>>>;
+  /** Learner accounts the preview showed coming and going (counted per slot, not per cohort). */
+  accounts?: { live: number; added: number; released: number; unexpected: number };
+  /** Student servers removed this run (snapshot first), and the ones that could not be. */
+  removals?: RemovalSummary;
   fastPath: boolean;
   rejected: DesiredState["rejected"];
   guard: string[];
@@ -85,9 +93,8 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     try {
       const { catalog, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
       emptyDatabase = snapshot.registrations.length === 0 && snapshot.learners.length === 0;
-      const locationOf = new Map(snapshot.registrations.map((r) => [r.id, r.location]));
-      desired = await phase("decide", async () =>
-        restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }), o.config.part, (id) => locationOf.get(id)));
+        desired = await phase("decide", async () =>
+        restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }), o.config.part, registrationLocations(snapshot)));
     } catch (e) {
       return end("invalid-input", EXIT.input, `nothing applied: ${(e as Error).message}`);
     }
@@ -97,29 +104,32 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     const program: Program = async () => declare(desired, o.config);
     const retry = <T>(work: () => Promise<T>) => retryConcurrent(work, { log, sleep: o.sleep });
     // Read the machines, then sync the database from what the stack holds.
-    const writeBackFrom = async (outputs: StackOutputValues, failures: UpResult["failures"]) => {
-      const facts = o.hosts ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs), { log })) : undefined;
+    const writeBackFrom = async (outputs: StackOutputValues, state: StateResource[]) => {
+      const applied = appliedFrom(state);
+      const facts = o.hosts ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs, applied), { log })) : undefined;
       report.unreachable = facts?.unreachable ?? [];
-      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, outputs, failures, facts, now, locations: o.config.part?.locations }));
+      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, applied, outputs, facts, now }));
     };
 
     if (o.writeBackOnly) {
-      await writeBackFrom((await phase("read outputs", () => o.engine.outputs())) as StackOutputValues, []);
-      return end("converged", EXIT.ok, "database synced from the stack outputs");
+      const [outputs, state] = await phase("read state", () => Promise.all([o.engine.outputs(), o.engine.state()]));
+      await writeBackFrom(outputs as StackOutputValues, state);
+      return end("converged", EXIT.ok, "database synced from the stack's state");
     }
     const steps = await phase("preview", () => retry(() => o.engine.preview(program)));
     const changed = steps.filter((s) => s.op !== "same");
-    const live = liveCounts(steps);
-    if (emptyDatabase && live.accounts + live.studentServers > 0) {
-      return end("invalid-input", EXIT.input, `nothing applied: the database returned no registrations and no learners while the stack holds ${live.accounts} accounts and ${live.studentServers} student servers`);
+    const slots = countReleases(steps, desired);
+    report.accounts = { live: slots.liveAccounts, added: slots.added.length, released: slots.released.length, unexpected: slots.unexpected.length };
+    if (emptyDatabase && slots.liveAccounts + slots.liveServers > 0) {
+      return end("invalid-input", EXIT.input, `nothing applied: the database returned no registrations and no learners while the stack holds ${slots.liveAccounts} accounts and ${slots.liveServers} student servers`);
     }
-    report.guard = checkGuards({ steps, desired, live, guard: o.config.guard, allowMassDelete: !!o.allowMassDelete });
+    report.guard = checkGuards({ steps, desired, guard: o.config.guard, allowMassDelete: !!o.allowMassDelete }).reasons;
     if (report.guard.length) return end("aborted", EXIT.guard, `guard: nothing applied:\n  ${report.guard.join("\n  ")}`);
 
-    // Fast path: when only new accounts appear, apply just them; nothing unrelated is touched.
-    const onlyNewAccounts = changed.length > 0 && changed.every((s) => s.op === "create" && componentOf(s) === "wod:index:StudentAccount");
-    report.fastPath = onlyNewAccounts && o.fastPath !== false;
-    log(`preview: ${changed.length} change(s)${report.fastPath ? ", fast path: new accounts only" : ""}`);
+    // Fast path: when the only change is learners joining cohorts, apply just those cohorts.
+    const onlyJoins = changed.length > 0 && slots.released.length === 0 && changed.every((s) => componentOf(s) === COHORT && s.op !== "delete" && s.op !== "replace");
+    report.fastPath = onlyJoins && o.fastPath !== false;
+    log(`preview: ${changed.length} change(s), ${slots.added.length} learner(s) joining, ${slots.released.length} leaving${report.fastPath ? "; fast path: only the cohorts that gained learners" : ""}`);
     // Up runs even without changes: its outputs are what the write-back syncs from.
     const up = await phase("up", () => retry(() => o.engine.up(program, report.fastPath ? { targets: changed.map((s) => s.urn) } : {})));
     report.failures = up.failures.map((f) => ({ urn: f.urn, message: f.message }));
@@ -129,10 +139,19 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       report.changes[kind][s.op] = (report.changes[kind][s.op] ?? 0) + 1;
     }
 
-    await writeBackFrom(up.outputs as StackOutputValues, up.failures);
+    const removals = desired.transitions.removeServers;
+    if (removals.length && o.servers) {
+      report.removals = await phase("remove servers", () => removeServers(o.db.pool, o.servers!, removals, { snapshot: o.config.studentServers.snapshotBeforeDestroy, now, log }));
+    } else if (removals.length) {
+      report.removals = { removed: 0, snapshots: 0, failed: removals.map((r) => ({ learnerId: r.learnerId, reason: "no DigitalOcean token: set DIGITALOCEAN_TOKEN to let the reconcile snapshot and remove it" })) };
+    }
+
+    await writeBackFrom(up.outputs as StackOutputValues, up.state);
 
     if (!up.ok && up.failures.length === 0) return end("failed", EXIT.failed, `the engine failed: ${up.error}`);
-    if (!up.ok || up.failures.length) return end("partial", EXIT.partial, `${up.failures.length} resource(s) failed; the rest was applied and written back`);
+    if (!up.ok || up.failures.length || report.removals?.failed.length) {
+      return end("partial", EXIT.partial, `${up.failures.length} resource(s) and ${report.removals?.failed.length ?? 0} server removal(s) failed; the rest was applied and written back`);
+    }
     return end(changed.length ? "converged" : "nothing-to-do", EXIT.ok, changed.length ? `applied ${changed.length} change(s)` : "already converged");
   } catch (e) {
     return end("failed", EXIT.failed, (e as Error).message);
@@ -141,15 +160,11 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
   }
 }
 
-/** Accounts and servers the stack holds before this run: every component the preview does not create. */
-function liveCounts(steps: Step[]) {
-  const count = (type: string) => steps.filter((s) => s.type === type && s.op !== "create").length;
-  return { accounts: count("wod:index:StudentAccount"), studentServers: count("wod:index:StudentServer") };
-}
+const COHORT = "wod:index:StudentCohort";
 
-function hostTargets(outputs: StackOutputValues) {
+function hostTargets(outputs: StackOutputValues, applied: Applied) {
   return {
-    servers: Object.entries(outputs.studentServers ?? {}).filter(([, s]) => s.ipv4).map(([learnerId, s]) => ({ learnerId, ipv4: s.ipv4 })),
+    servers: [...applied.droplets].filter(([, d]) => d.ipv4).map(([learnerId, d]) => ({ learnerId, ipv4: d.ipv4! })),
     backends: Object.entries(outputs.backends ?? {}).filter(([, b]) => b.address).map(([location, b]) => ({ location, address: b.address })),
   };
 }

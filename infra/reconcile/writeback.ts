@@ -1,25 +1,52 @@
 // Write-back: the database learns what the stack now holds. An idempotent full sync from the
-// stack outputs (what was applied), the engine's failures, and the facts read on the machines.
+// resources the state holds (each cohort's last applied per-slot results, each droplet), the
+// secret credentials output, and facts read on the machines (servers' removals are recorded by
+// servers.ts as they happen).
+// Only what was really applied is written: a failed sync leaves its previous results in the
+// state, so nothing it did not do is recorded.
 import type { Pool } from "pg";
 import type { DesiredState } from "../desired/types";
 import { inTransaction } from "../db/registrations";
-import { accountName, ownerName } from "../names";
-import { type Failure, nameOf } from "./engine";
+import { type CohortResults, parseResults } from "../../components/studentCohort";
+import { nameOf, type StateResource } from "./engine";
 import type { HostFacts } from "./host-facts";
 
 export interface StackOutputValues {
-  accounts?: Record<string, { username: string; hubUrl: string; password: string }>;
-  studentServers?: Record<string, { ipv4: string }>;
+  credentials?: Record<string, string>;
   backends?: Record<string, { address: string; hubUrl: string }>;
+}
+
+/** What a write-back learns from the state: per cohort results, per learner droplet. */
+export interface Applied {
+  /** Cohort name → its results; a cohort in the state without parseable results maps to undefined. */
+  cohorts: Map<string, CohortResults | undefined>;
+  /** Learner id → the droplet the state holds. */
+  droplets: Map<string, { id: string; ipv4?: string }>;
+}
+
+export function appliedFrom(state: StateResource[]): Applied {
+  const cohorts = new Map<string, CohortResults | undefined>();
+  const droplets = new Map<string, { id: string; ipv4?: string }>();
+  for (const r of state) {
+    const name = nameOf(r.urn);
+    if (r.type === "command:remote:Command" && r.urn.includes("wod:index:StudentCohort$") && name.endsWith("-sync")) {
+      cohorts.set(name.slice(0, -"-sync".length), parseResults(r.outputs.stdout as string | undefined));
+    }
+    const learner = /^learner-(.+)-droplet$/.exec(name)?.[1];
+    if (r.type === "digitalocean:index/droplet:Droplet" && learner) {
+      droplets.set(learner, { id: String(r.outputs.id ?? ""), ipv4: r.outputs.ipv4Address as string | undefined });
+    }
+  }
+  return { cohorts, droplets };
 }
 
 export interface WriteBackSummary {
   activated: number;
   failed: number;
   released: number;
+  releaseFailed: number;
   serversUp: number;
   serversWarned: number;
-  serversRemoved: number;
   completions: number;
   lastLogins: number;
 }
@@ -28,80 +55,96 @@ export async function writeBack(
   pool: Pool,
   run: {
     desired: DesiredState;
+    applied: Applied;
     outputs: StackOutputValues;
-    failures: Failure[];
     facts?: HostFacts;
     now: Date;
-    /** A split stack's locations: registrations elsewhere belong to another stack's write-back. */
-    locations?: string[];
   },
 ): Promise<WriteBackSummary> {
-  const { desired, failures, now } = run;
-  const accounts = run.outputs.accounts ?? {};
-  const servers = run.outputs.studentServers ?? {};
-  const failedAccounts = failedRegistrations(desired, failures);
-  const s: WriteBackSummary = { activated: 0, failed: 0, released: 0, serversUp: 0, serversWarned: 0, serversRemoved: 0, completions: 0, lastLogins: 0 };
+  const { desired, applied, now } = run;
+  const credentials = run.outputs.credentials ?? {};
+  const hubUrls = Object.fromEntries(Object.entries(run.outputs.backends ?? {}).map(([l, b]) => [l, b.hubUrl]));
+  const s: WriteBackSummary = { activated: 0, failed: 0, released: 0, releaseFailed: 0, serversUp: 0, serversWarned: 0, completions: 0, lastLogins: 0 };
+
+  // Who each cohort's last applied sync says holds its slots, and what it released.
+  const held = new Map<string, { status: string; error?: string }>();
+  const completion = new Map<string, number>();
+  for (const results of applied.cohorts.values()) {
+    for (const r of Object.values(results?.slots ?? {})) held.set(r.registration, r);
+    for (const r of results?.released ?? []) if (typeof r.completionRatio === "number") completion.set(r.registration, r.completionRatio);
+  }
+  for (const [id, ratio] of Object.entries(run.facts?.completions ?? {})) if (!completion.has(id)) completion.set(id, ratio);
 
   await inTransaction(pool, async (c) => {
     for (const a of desired.accounts) {
-      const reason = failedAccounts.get(a.registrationId);
-      if (reason) {
+      const result = held.get(a.registrationId);
+      if (!applied.cohorts.has(a.cohort) || !result) continue; // not applied (yet): stays pending
+      if (result.status === "failed") {
         const r = await c.query(
           "update registrations set status = 'failed', failure_reason = $2, updated_at = $3 where id = $1 and status in ('pending', 'active')",
-          [a.registrationId, reason, now],
+          [a.registrationId, (result.error ?? "activation failed").slice(0, 2000), now],
         );
         s.failed += r.rowCount ?? 0;
         continue;
       }
-      const out = accounts[a.registrationId];
-      if (!out) continue; // not applied (yet): stays pending
+      const password = credentials[a.registrationId];
+      const hubUrl = hubUrls[a.location];
+      if (result.status !== "active" || !password || !hubUrl) continue;
       const r = await c.query(
         `update registrations set status = 'active', username = $2, password = $3, hub_url = $4, failure_reason = null, updated_at = $5
           where id = $1 and status in ('pending', 'active')
             and (status, username, password, hub_url) is distinct from ('active', $2, $3, $4)`,
-        [a.registrationId, out.username, out.password, out.hubUrl, now],
+        [a.registrationId, a.username, password, hubUrl, now],
       );
       s.activated += r.rowCount ?? 0;
     }
 
-    // Released once its account is gone from the stack: expired ones, and cancelled ones.
-    const gone = (id: string) => !accounts[id];
-    const expired = desired.transitions.expiredRegistrations.filter(gone);
-    if (expired.length) {
-      const r = await c.query(
-        "update registrations set status = 'released', released_at = $2, password = null, updated_at = $2 where id = any($1::bigint[]) and status in ('pending', 'active')",
-        [expired, now],
+    // An ended registration is released once no applied sync holds its slot any more (its cohort
+    // said so, or the cohort itself is gone from the state); a release that failed is counted and
+    // retried by the next run.
+    const t = desired.transitions;
+    for (const id of [...t.expiredRegistrations, ...t.closedRegistrations]) {
+      const cohort = t.endedCohorts[id];
+      const results = cohort === undefined ? undefined : applied.cohorts.get(cohort);
+      if (cohort !== undefined && applied.cohorts.has(cohort) && results === undefined) continue; // its sync never answered
+      const r = held.get(id);
+      if (r?.status === "release-failed") {
+        const q = await c.query(
+          "update registrations set release_attempts = release_attempts + 1, release_error = $2, updated_at = $3 where id = $1 and released_at is null",
+          [id, (r.error ?? "release failed").slice(0, 2000), now],
+        );
+        s.releaseFailed += q.rowCount ?? 0;
+        continue;
+      }
+      if (r) continue; // still held: the release has not happened
+      const q = await c.query(
+        `update registrations set status = case when status in ('pending', 'active') then 'released' else status end,
+                released_at = $2, password = null, release_error = null, updated_at = $2
+          where id = $1 and released_at is null`,
+        [id, now],
       );
-      s.released += r.rowCount ?? 0;
-    }
-    const cancelled = await c.query(
-      "select id::text from registrations where status in ('cancelled', 'failed') and released_at is null and ($1::text[] is null or location = any($1))",
-      [run.locations ?? null],
-    );
-    const releasedNow = cancelled.rows.map((r) => r.id as string).filter(gone);
-    if (releasedNow.length) {
-      await c.query("update registrations set released_at = $2, password = null where id = any($1::bigint[])", [releasedNow, now]);
-      s.released += releasedNow.length;
+      s.released += q.rowCount ?? 0;
     }
 
-    for (const [id, ratio] of Object.entries(run.facts?.completions ?? {})) {
+    for (const [id, ratio] of completion) {
       const r = await c.query("update registrations set completion = $2 where id = $1 and completion is distinct from $2", [id, ratio]);
       s.completions += r.rowCount ?? 0;
     }
 
     const desiredServers = new Map(desired.studentServers.map((x) => [x.learnerId, x]));
-    for (const [learnerId, out] of Object.entries(servers)) {
+    for (const [learnerId, droplet] of applied.droplets) {
       const d = desiredServers.get(learnerId);
-      if (!d || !out.ipv4) continue;
+      if (!d || !droplet.ipv4) continue;
       const r = await c.query(
-        `insert into student_servers (learner_id, ipv4, region, created_at) values ($1, $2, $3, $4)
-         on conflict (learner_id) do update set ipv4 = excluded.ipv4
-           where student_servers.removed_at is null and student_servers.ipv4 is distinct from excluded.ipv4`,
-        [learnerId, out.ipv4, d.region, now],
+        `insert into student_servers (learner_id, droplet_id, ipv4, region, created_at) values ($1, $2, $3, $4, $5)
+         on conflict (learner_id) do update set ipv4 = excluded.ipv4, droplet_id = excluded.droplet_id
+           where student_servers.removed_at is null
+             and (student_servers.ipv4, student_servers.droplet_id) is distinct from (excluded.ipv4, excluded.droplet_id)`,
+        [learnerId, droplet.id, droplet.ipv4, d.region, now],
       );
       s.serversUp += r.rowCount ?? 0;
     }
-    const warn = desired.transitions.warnServers.filter((id) => servers[id]);
+    const warn = desired.transitions.warnServers.filter((id) => applied.droplets.has(id));
     if (warn.length) {
       // Only a warning not given yet, or given before the last activity, is (re)set: a re-run keeps the first date.
       const r = await c.query(
@@ -110,14 +153,6 @@ export async function writeBack(
         [warn, now],
       );
       s.serversWarned += r.rowCount ?? 0;
-    }
-    for (const { learnerId, reason } of desired.transitions.removeServers) {
-      if (servers[learnerId]) continue; // still in the stack: not removed yet
-      const r = await c.query(
-        "update student_servers set removed_at = $2, removal_reason = $3, ipv4 = null where learner_id = $1 and removed_at is null",
-        [learnerId, now, reason],
-      );
-      s.serversRemoved += r.rowCount ?? 0;
     }
     for (const [learnerId, at] of Object.entries(run.facts?.lastSshAt ?? {})) {
       const r = await c.query(
@@ -128,16 +163,4 @@ export async function writeBack(
     }
   });
   return s;
-}
-
-/** Registration id → the engine's message, for accounts whose resources failed. */
-function failedRegistrations(desired: DesiredState, failures: Failure[]): Map<string, string> {
-  const byName = new Map(desired.accounts.map((a) => [accountName(a.location, a.slot), a.registrationId]));
-  const out = new Map<string, string>();
-  for (const f of failures) {
-    const owner = ownerName(nameOf(f.urn));
-    const id = owner && byName.get(owner);
-    if (id) out.set(id, f.message.slice(0, 2000));
-  }
-  return out;
 }
