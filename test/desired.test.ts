@@ -60,7 +60,7 @@ describe("student accounts", () => {
     const good = registration({ workshop: "Python", slot: 1 }, NOW);
     const unknown = registration({ workshop: "Cobol", slot: 2 }, NOW);
     const elsewhere = registration({ workshop: "Python", slot: 3, location: "us" }, NOW);
-    const outside = registration({ workshop: "Python", slot: 42 }, NOW);
+    const outside = registration({ workshop: "Python", slot: 42, status: "pending" }, NOW);
     const d = decide([python], { registrations: [good, unknown, elsewhere, outside] });
     expect(d.accounts.map((a) => a.registrationId)).toEqual([good.id]);
     expect(d.rejected).toEqual([
@@ -101,6 +101,71 @@ describe("student accounts", () => {
     const d = decide([both], {});
     expect(d.contents.map((c) => c.location)).toEqual(["eu", "us"]);
     expect(d.backends.map((b) => [b.location, b.workshops])).toEqual([["eu", ["Python"]], ["us", ["Python"]]]);
+  });
+});
+
+describe("cohorts", () => {
+  const python = workshop("Python", { range: { min: 1, max: 10 } });
+
+  it("the live learners of one workshop at one location share one cohort whose slot table names each registration and generation", () => {
+    const rs = [registration({ workshop: "Python", slot: 2 }, NOW), registration({ workshop: "Python", slot: 5, generation: 3 }, NOW)];
+    const d = decide([python], { registrations: rs });
+    expect(d.cohorts).toEqual([{
+      name: "eu-WKSHP-Python-s0", location: "eu", workshop: "Python", folder: "WKSHP-Python", shard: 0, contentHash: "hash-Python",
+      passwordInNotebooks: false, slots: { "2": `${rs[0].id}#1`, "5": `${rs[1].id}#3` }, retries: {},
+    }]);
+    expect(d.accounts.map((a) => a.cohort)).toEqual(["eu-WKSHP-Python-s0", "eu-WKSHP-Python-s0"]);
+  });
+
+  it("an open workshop keeps its cohort with no learners, so its last learner leaving is an update, never a delete", () => {
+    expect(decide([python], {}).cohorts.map((c) => [c.name, c.slots])).toEqual([["eu-WKSHP-Python-s0", {}]]);
+    expect(decide([workshop("Python", { active: false })], {}).cohorts).toEqual([]);
+  });
+
+  it("slots shard by slot number, 100 to a cohort, so a range edit never moves a live slot", () => {
+    const wide = workshop("Wide", { range: { min: 90, max: 210 } });
+    const rs = [99, 100, 205].map((slot) => registration({ workshop: "Wide", slot }, NOW));
+    const d = decide([wide], { registrations: rs });
+    expect(d.cohorts.map((c) => [c.name, Object.keys(c.slots)])).toEqual([
+      ["eu-WKSHP-Wide-s0", ["99"]], ["eu-WKSHP-Wide-s1", ["100"]], ["eu-WKSHP-Wide-s2", ["205"]],
+    ]);
+    const shifted = decide([workshop("Wide", { range: { min: 50, max: 250 } })], { registrations: rs });
+    expect(shifted.accounts.map((a) => a.cohort)).toEqual(d.accounts.map((a) => a.cohort));
+  });
+
+  it("a new registration changes the inputs of exactly one cohort", () => {
+    const other = workshop("Git", { range: { min: 11, max: 20 } });
+    const before = [registration({ workshop: "Python", slot: 1 }, NOW), registration({ workshop: "Git", slot: 11 }, NOW)];
+    const after = [...before, registration({ workshop: "Python", slot: 2 }, NOW)];
+    const a = decide([python, other], { registrations: before }).cohorts;
+    const b = decide([python, other], { registrations: after }).cohorts;
+    expect(b.map((c) => c.name)).toEqual(a.map((c) => c.name));
+    expect(b.filter((c, i) => JSON.stringify(c) !== JSON.stringify(a[i])).map((c) => c.name)).toEqual(["eu-WKSHP-Python-s0"]);
+  });
+
+  it("an activated learner whose slot leaves the range after a catalog edit keeps it until the end; a pending one is refused", () => {
+    const active = registration({ workshop: "Python", slot: 9 }, NOW);
+    const pending = registration({ workshop: "Python", slot: 8, status: "pending" }, NOW);
+    const d = decide([workshop("Python", { range: { min: 1, max: 5 } })], { registrations: [active, pending] });
+    expect(d.accounts.map((a) => a.registrationId)).toEqual([active.id]);
+    expect(d.notes).toEqual([{ kind: "registration", id: active.id, reason: "slot 9 is outside the range 1-5 of Python; kept until the registration ends" }]);
+    expect(d.rejected.map((r) => r.id)).toEqual([pending.id]);
+  });
+
+  it("ended registrations name the cohort that held them; a failed release is retried through its cohort's inputs", () => {
+    const expired = registration({ workshop: "Python", slot: 3, startsAt: ago(5 * HOUR), endsAt: ago(HOUR), releaseAttempts: 2 }, NOW);
+    const cancelled = { id: "900", workshop: "Python", location: "eu", slot: 4, status: "cancelled" as const, generation: 1, releaseAttempts: 0 };
+    const d = decide([python], { registrations: [expired], closing: [cancelled] });
+    expect(d.transitions.expiredRegistrations).toEqual([expired.id]);
+    expect(d.transitions.closedRegistrations).toEqual(["900"]);
+    expect(d.transitions.endedCohorts).toEqual({ [expired.id]: "eu-WKSHP-Python-s0", "900": "eu-WKSHP-Python-s0" });
+    expect(d.cohorts[0].retries).toEqual({ [expired.id]: 2 });
+    expect(d.cohorts[0].slots).toEqual({});
+  });
+
+  it("notebooks get the password only for workshops that ask for it (varpass), as in WoD", () => {
+    expect(decide([workshop("Python", { varpass: true })], {}).cohorts[0].passwordInNotebooks).toBe(true);
+    expect(decide([python], {}).cohorts[0].passwordInNotebooks).toBe(false);
   });
 });
 
@@ -163,6 +228,11 @@ describe("student servers", () => {
     const loggedIn = { ...warned, lastSshAt: new Date(NOW.getTime() + DAY) };
     const back = decide([], { learners: [l], studentServers: [loggedIn] }, config, new Date(NOW.getTime() + 3 * DAY));
     expect(back.studentServers[0].phase).toBe("active");
+    // Idle again long after that login: the old warning no longer counts — a new one is given, no removal yet.
+    const idleAgain = decide([], { learners: [l], studentServers: [loggedIn] }, config, new Date(NOW.getTime() + 16 * DAY));
+    expect(idleAgain.transitions.removeServers).toEqual([]);
+    expect(idleAgain.transitions.warnServers).toEqual([l.id]);
+    expect(idleAgain.studentServers[0].phase).toBe("idle-warning");
   });
 
   it("an admin extension keeps an idle server", () => {
@@ -212,7 +282,7 @@ describe("properties over generated catalogs and rows", () => {
       }),
       { maxLength: 40 },
     ).map((rows) => rows.map((r) => registration({
-      workshop: catalog[r.w]?.name ?? "Unknown", slot: r.slot,
+      workshop: catalog[r.w]?.name ?? "Unknown", slot: r.slot, status: r.slot % 3 ? "active" : "pending",
       startsAt: new Date(NOW.getTime() + r.start * HOUR), endsAt: new Date(NOW.getTime() + (r.start + r.hours) * HOUR),
     }, NOW)));
   const inputArb = catalogArb.chain((catalog) => rowsArb(catalog).map((registrations) => ({ catalog, registrations })));
@@ -222,10 +292,15 @@ describe("properties over generated catalogs and rows", () => {
       const d = decide(catalog, { registrations });
       const slots = d.accounts.map((a) => `${a.location}/${a.slot}`);
       expect(new Set(slots).size).toBe(slots.length);
+      // Every account sits in exactly its cohort's slot table, and the tables hold nothing else.
+      const tables = new Map(d.cohorts.map((c) => [c.name, c.slots]));
+      for (const a of d.accounts) expect(tables.get(a.cohort)?.[String(a.slot)]).toBe(`${a.registrationId}#${a.generation}`);
+      expect(d.cohorts.reduce((n, c) => n + Object.keys(c.slots).length, 0)).toBe(d.accounts.length);
+      const kept = new Set(d.notes.map((n) => n.id));
       for (const a of d.accounts) {
         const w = catalog.find((x) => x.name === a.workshop)!;
-        expect(a.slot).toBeGreaterThanOrEqual(w.range.min);
-        expect(a.slot).toBeLessThanOrEqual(w.range.max);
+        // Outside the range only when already activated (a catalog edit never takes a live slot), and then said so.
+        if (a.slot < w.range.min || a.slot > w.range.max) expect(kept.has(a.registrationId)).toBe(true);
         expect(new Date(a.startsAt).getTime()).toBeLessThanOrEqual(NOW.getTime());
         expect(new Date(a.endsAt).getTime()).toBeGreaterThan(NOW.getTime());
       }

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Registered, T, byType, installMocks, isSecretValue, plain, settle } from "./mocks";
 import { ADMIN_CIDR, HASH, HOST_DIR, account, config, content, desired, dockerAppliance } from "./fixtures";
+import { learnerPassword } from "../../components/passwords";
 import type { DesiredState } from "../../infra/desired/types";
 import type { StackConfig } from "../../infra/config";
 
@@ -26,28 +27,37 @@ function dockerWorkshop(reset = true, cfg = config()): DesiredState {
     appliances: [{ ...dockerAppliance([{ registrationId: "401", slot: 41 }, { registrationId: "403", slot: 43 }], reset), provider: cfg.locations[0].provider }],
   });
 }
-const studentCommand = (resources: Registered[], slot: number) => byType(resources, T.command).find((c) => c.name === `eu-WKSHP-Docker-student${slot}`)!;
+const students = (resources: Registered[]) => byType(resources, T.command).find((c) => c.name === "eu-WKSHP-Docker-students")!;
+const seed = (resources: Registered[]) => byType(resources, T.password).find((p) => p.name === "password-seed")!.state.result as string;
 
 describe("Appliance", () => {
-  it("runs appliance-student.sh setup per student with that student's ports, and reset on release", async () => {
+  it("syncs its students with one command running the workshop's script, resetting per-student state only for reset workshops", async () => {
     const resources = await run(dockerWorkshop());
     const script = "/opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3/appliance/student.sh";
-    expect(studentCommand(resources, 43).inputs.create).toBe(`bash /opt/wod/bin/appliance-student.sh setup --slot 43 --script ${script} --port http=9002 --port ssh=10002`);
-    expect(studentCommand(resources, 43).inputs.delete).toBe(`bash /opt/wod/bin/appliance-student.sh reset --slot 43 --script ${script} --port http=9002 --port ssh=10002`);
-    expect(studentCommand(resources, 41).inputs.create).toContain("--port http=9000 --port ssh=10000");
+    const line = `python3 /opt/wod/bin/sync-appliance.py --appliance eu-WKSHP-Docker --script ${script} --uid-offset 2000 --deadline 1500`;
+    expect(students(resources).inputs.create).toBe(`timeout --kill-after=60 1530 ${line} --reset`);
+    expect(students(resources).inputs.delete).toBe(`timeout --kill-after=60 1530 ${line} --reset --release-all`);
+    expect(students(await run(dockerWorkshop(false))).inputs.create).toBe(`timeout --kill-after=60 1530 ${line}`);
   });
 
-  it("passes the student's account password on stdin as a secret, never in the command", async () => {
+  it("sends each student's ports and account password on stdin as a secret, and keeps what the script prints secret", async () => {
     const resources = await run(dockerWorkshop());
-    const cmd = studentCommand(resources, 41);
+    const cmd = students(resources);
     expect(isSecretValue(cmd.inputs.stdin)).toBe(true);
-    expect(plain(cmd.inputs.stdin)).toBe("pw-eu-student41-password-Xy7");
-    expect(JSON.stringify(plain({ ...cmd.inputs, stdin: undefined }))).not.toContain("pw-eu-student41-password-Xy7");
+    expect(JSON.parse(plain(cmd.inputs.stdin) as string)).toEqual({ slots: {
+      "41": { registration: "401", generation: 1, password: learnerPassword(seed(resources), "401"), ports: { http: 9000, ssh: 10000 } },
+      "43": { registration: "403", generation: 1, password: learnerPassword(seed(resources), "403"), ports: { http: 9002, ssh: 10002 } },
+    } });
+    expect(JSON.stringify(plain({ ...cmd.inputs, stdin: undefined }))).not.toContain(learnerPassword(seed(resources), "401"));
+    expect(cmd.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["stderr", "stdout"]));
   });
 
-  it("leaves per-student state alone at release when the workshop does not reset", async () => {
-    const resources = await run(dockerWorkshop(false));
-    expect(studentCommand(resources, 41).inputs.delete).toBeUndefined();
+  it("hands the notebooks the appliance's address as WoD's IP-WKSHP-<Name>", async () => {
+    const resources = await run(dockerWorkshop());
+    const droplet = byType(resources, T.droplet).find((d) => d.name === "eu-WKSHP-Docker-droplet")!;
+    const cohort = byType(resources, T.command).find((c) => c.name === "eu-WKSHP-Docker-s0-sync")!;
+    const stdin = JSON.parse(plain(cohort.inputs.stdin) as string);
+    expect(stdin.slots["43"].variables["IP-WKSHP-Docker"]).toBe(droplet.state.ipv4Address);
   });
 
   it("creates its own droplet and firewall: SSH from admins only, the students' port ranges open", async () => {
@@ -72,7 +82,8 @@ describe("Appliance", () => {
     const cfg = config({ locations: [{ name: "eu", provider: "existing", host: "10.9.9.9", slotPool: { min: 1, max: 100 } }] });
     const resources = await run(dockerWorkshop(true, cfg), cfg);
     expect(byType(resources, T.droplet)).toEqual([]);
-    expect(plain(studentCommand(resources, 41).inputs.connection)).toMatchObject({ host: "10.9.9.9" });
+    expect(plain(students(resources).inputs.connection)).toMatchObject({ host: "10.9.9.9" });
+    expect(students(resources).inputs.create).toContain(" --on-backend");
   });
 
   it("refuses a setup script outside the workshop folder, naming the field", async () => {

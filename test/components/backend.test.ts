@@ -44,7 +44,7 @@ describe("JupyterHubBackend on DigitalOcean", () => {
   it("copies the host scripts to /opt/wod/bin and bootstraps with the slot pool, token on stdin only", async () => {
     const { resources } = await run();
     const copies = byType(resources, T.copyFile).map((r) => r.inputs.remotePath);
-    expect(copies.sort()).toEqual(["/opt/wod/bin/README.md", "/opt/wod/bin/bootstrap-backend.sh", "/opt/wod/bin/install-login-monitor.sh", "/opt/wod/bin/lib.sh"]);
+    expect(copies.sort()).toEqual(["README.md", "bootstrap-backend.sh", "install-login-monitor.sh", "lib.sh", "record-ssh-login.sh"].map((f) => `/opt/wod/bin/${f}`));
     const bootstrap = byType(resources, T.command).find((c) => c.name === "eu-bootstrap")!;
     expect(bootstrap.inputs.create).toBe("chmod 0755 /opt/wod/bin/*.sh && bash /opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 100 --uid-offset 2000 --hub-port 8000");
     expect(isSecretValue(bootstrap.inputs.stdin)).toBe(true);

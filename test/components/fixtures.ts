@@ -3,7 +3,8 @@ import * as crypto from "node:crypto";
 import * as path from "node:path";
 import { parseStackConfig, type LocationConfig, type StackConfig } from "../../infra/config";
 import { checkSshKey } from "../../infra/desired/ssh-key";
-import type { DesiredAccount, DesiredAppliance, DesiredBackend, DesiredContent, DesiredState, DesiredStudentServer } from "../../infra/desired/types";
+import type { DesiredAccount, DesiredAppliance, DesiredBackend, DesiredCohort, DesiredContent, DesiredState, DesiredStudentServer } from "../../infra/desired/types";
+import { cohortName, shardOf } from "../../infra/names";
 
 export const FIXTURES = path.join(__dirname, "fixtures");
 export const HOST_DIR = path.join(FIXTURES, "host");
@@ -44,8 +45,10 @@ export function content(folder: string, location = "eu", contentHash = HASH.alph
 }
 
 export function account(registrationId: string, folder: string, slot: number, contentHash: string, extra: Partial<DesiredAccount> = {}): DesiredAccount {
+  const location = extra.location ?? "eu";
   return {
-    registrationId, participantId: `p-${registrationId}`, workshop: folder.replace(/^WKSHP-/, ""), folder, location: "eu",
+    registrationId, generation: 1, cohort: cohortName(location, folder, shardOf(slot)),
+    participantId: `p-${registrationId}`, workshop: folder.replace(/^WKSHP-/, ""), folder, location,
     slot, username: `student${slot}`, uid: slot + 2000,
     startsAt: "2025-05-20T08:00:00.000Z", endsAt: "2025-05-20T12:00:00.000Z", phase: "active", contentHash,
     variables: { STDID: String(slot), USERNAME: `student${slot}`, BRANDING: "Workshops-on-Demand", WODBEEXTFQDN: "eu.wod.test", HTTPPORT: "8000" },
@@ -70,16 +73,32 @@ export function dockerAppliance(students: { registrationId: string; slot: number
     image: "debian-12-x64", setup: "appliance/setup.sh", studentSetup: "appliance/student.sh",
     portBases: { http: 9000, ssh: 10000 }, reset, contentHash: HASH.docker,
     // Range of WKSHP-Docker starts at slot 41: ports are base + (slot - 41).
-    students: students.map((s) => ({ ...s, username: `student${s.slot}`, ports: { http: 9000 + s.slot - 41, ssh: 10000 + s.slot - 41 } })),
+    students: students.map((s) => ({ ...s, generation: 1, username: `student${s.slot}`, ports: { http: 9000 + s.slot - 41, ssh: 10000 + s.slot - 41 } })),
   };
+}
+
+/** The cohorts holding these accounts, one per (location, folder, shard), as the decision makes them. */
+export function cohortsOf(accounts: DesiredAccount[], contents: DesiredContent[]): DesiredCohort[] {
+  const byName = new Map<string, DesiredCohort>();
+  for (const a of accounts) {
+    const c = contents.find((x) => x.folder === a.folder && x.location === a.location);
+    const cohort = byName.get(a.cohort) ?? {
+      name: a.cohort, location: a.location, workshop: a.workshop, folder: a.folder, shard: shardOf(a.slot),
+      contentHash: c?.contentHash ?? a.contentHash, passwordInNotebooks: false, slots: {}, retries: {},
+    };
+    cohort.slots[String(a.slot)] = `${a.registrationId}#${a.generation}`;
+    byName.set(a.cohort, cohort);
+  }
+  return [...byName.values()];
 }
 
 export function desired(parts: Partial<DesiredState> & { config?: StackConfig } = {}): DesiredState {
   const { config: cfg = config(), ...rest } = parts;
   return {
     backends: cfg.locations.map((l) => backendOf(l)),
-    contents: [], accounts: [], appliances: [], studentServers: [], rejected: [],
-    transitions: { expiredRegistrations: [], warnServers: [], removeServers: [] },
+    contents: [], accounts: [], appliances: [], studentServers: [], rejected: [], notes: [],
+    cohorts: cohortsOf(rest.accounts ?? [], rest.contents ?? []),
+    transitions: { expiredRegistrations: [], closedRegistrations: [], endedCohorts: {}, warnServers: [], removeServers: [] },
     ...rest,
   };
 }

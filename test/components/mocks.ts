@@ -1,6 +1,7 @@
 // Pulumi's mock engine for the component tests: records every resource with its inputs and
 // answers the outputs the program reads. Install before importing program code.
 import * as pulumi from "@pulumi/pulumi";
+import * as settings from "@pulumi/pulumi/runtime/settings";
 
 /** The runtime's marker for a secret value inside mock inputs. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -17,6 +18,14 @@ export interface Registered {
   id: string;
   /** Outputs the mock engine answered. */
   state: Record<string, unknown>;
+  /** Resource options as the engine received them (the RegisterResource request). */
+  options: {
+    deletedWith: string;
+    retainOnDelete: boolean;
+    ignoreChanges: string[];
+    additionalSecretOutputs: string[];
+    customTimeouts?: { create: string; update: string; delete: string };
+  };
 }
 
 export function isSecretValue(v: unknown): boolean {
@@ -48,7 +57,7 @@ export function installMocks() {
             state.publicIp = `10.1.${numberOf(args.name) >> 8}.${numberOf(args.name) & 255}`;
             break;
           case "random:index/randomPassword:RandomPassword":
-            state.result = `pw-${args.name}-Xy7`;
+            state.result = `pw-${args.name}-Xy7`.padEnd(Number(args.inputs.length ?? 16), "z");
             break;
           case "digitalocean:index/sshKey:SshKey":
             state.fingerprint = `md5-of-${args.name}`;
@@ -59,7 +68,8 @@ export function installMocks() {
         }
         // DigitalOcean droplet ids are numbers (firewalls take them as such).
         const id = args.type === "digitalocean:index/droplet:Droplet" ? String(1000 + numberOf(args.name)) : `${args.name}-id`;
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider ?? "", id, state });
+        const options = requested.get(`${args.type}::${args.name}`) ?? { deletedWith: "", retainOnDelete: false, ignoreChanges: [], additionalSecretOutputs: [] };
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider ?? "", id, state, options });
         return { id, state };
       },
       call(args) {
@@ -70,6 +80,19 @@ export function installMocks() {
     "wod",
     "test",
   );
+  // The mocks' newResource sees no resource options; read them off the engine's request instead.
+  const requested = new Map<string, Registered["options"]>();
+  const monitor = (settings as unknown as { getMonitor(): { registerResource(req: any, cb: unknown): unknown } }).getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, cb: unknown) => {
+    const t = req.getCustomtimeouts();
+    requested.set(`${req.getType()}::${req.getName()}`, {
+      deletedWith: req.getDeletedwith(), retainOnDelete: !!req.getRetainondelete(), ignoreChanges: req.getIgnorechangesList(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      customTimeouts: t ? { create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() } : undefined,
+    });
+    return register(req, cb);
+  };
   return {
     /** Resources registered since the last take(), then forgets them. */
     take(): Registered[] {

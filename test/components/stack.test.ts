@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { T, byType, installMocks, settle, valueOf } from "./mocks";
-import { HASH, HOST_DIR, account, backendOf, config, content, desired, server } from "./fixtures";
+import { HASH, HOST_DIR, account, backendOf, cohortsOf, config, content, desired, server } from "./fixtures";
 import { readStackFile, type StackConfig } from "../../infra/config";
 import type { DesiredState } from "../../infra/desired/types";
 
@@ -23,14 +23,15 @@ async function run(state: DesiredState, cfg: StackConfig) {
 
 /** Each location hosts WKSHP-Alpha with one learner; one student server when the stack has them. */
 function stateFor(cfg: StackConfig): DesiredState {
+  const contents = cfg.locations.map((l) => content("WKSHP-Alpha", l.name, HASH.alpha));
+  const accounts = cfg.locations.map((l, i) => ({ ...account(`r${i}`, "WKSHP-Alpha", 1, HASH.alpha, { location: l.name }), uid: 1 + l.uidOffset }));
   return {
     backends: cfg.locations.map((l) => backendOf(l, ["Alpha"])),
-    contents: cfg.locations.map((l) => content("WKSHP-Alpha", l.name, HASH.alpha)),
-    accounts: cfg.locations.map((l, i) => ({ ...account(`r${i}`, "WKSHP-Alpha", 1, HASH.alpha, { location: l.name }), uid: 1 + l.uidOffset })),
+    contents, accounts, cohorts: cohortsOf(accounts, contents),
     appliances: [],
     studentServers: cfg.studentServers.enabled ? [server("ada", undefined, cfg.studentServers.allowedRegions[0])] : [],
-    rejected: [],
-    transitions: { expiredRegistrations: [], warnServers: [], removeServers: [] },
+    rejected: [], notes: [],
+    transitions: { expiredRegistrations: [], closedRegistrations: [], endedCohorts: {}, warnServers: [], removeServers: [] },
   };
 }
 
@@ -65,20 +66,21 @@ describe("declareStack", () => {
     for (const r of cloud) expect(r.provider, `${r.type} ${r.name}`).toMatch(/::pulumi:providers:(digitalocean::digitalocean|aws::aws-[a-z0-9-]+)::/);
   });
 
-  it("exports per location, per registration (password secret) and per learner", async () => {
+  it("exports per location, per cohort (results), the credentials as one secret, and per learner", async () => {
     const cfg = config();
     const state = { ...stateFor(cfg), studentServers: [server("ada"), server("bob")] };
     const { outputs } = await run(state, cfg);
     expect(Object.keys(outputs.backends)).toEqual(["eu"]);
-    expect(Object.keys(outputs.accounts)).toEqual(["r0"]);
-    expect(await pulumi.isSecret(outputs.accounts.r0.password)).toBe(true);
-    expect(await pulumi.isSecret(outputs.accounts.r0.username)).toBe(false);
+    expect(Object.keys(outputs.cohorts)).toEqual(["eu-WKSHP-Alpha-s0"]);
+    expect(outputs.cohorts["eu-WKSHP-Alpha-s0"]).toMatchObject({ location: "eu", workshop: "Alpha" });
+    expect(await pulumi.isSecret(outputs.credentials)).toBe(true);
+    expect(Object.keys(await valueOf(outputs.credentials))).toEqual(["r0"]);
     expect(Object.keys(outputs.studentServers).sort()).toEqual(["ada", "bob"]);
   });
 
-  it("refuses an account at a location that has no backend, naming the registration", async () => {
+  it("refuses a cohort at a location that has no backend, naming it", async () => {
     const state = desired({ contents: [content("WKSHP-Alpha")], accounts: [account("9", "WKSHP-Alpha", 1, HASH.alpha, { location: "mars" })] });
-    expect(() => declareStack(state, config(), { sshPrivateKey: "k" }, { hostDir: HOST_DIR })).toThrow(/accounts\[9\]: location "mars"/);
+    expect(() => declareStack(state, config(), { sshPrivateKey: "k" }, { hostDir: HOST_DIR })).toThrow(/cohorts\[mars-WKSHP-Alpha-s0\]: location "mars"/);
     await settle();
     mocks.take();
   });
@@ -113,7 +115,7 @@ describe("splitting the stack per location", () => {
     const part = selectPart(stateFor(cfg()), { locations: ["us"], studentServers: false });
     const { outputs, resources } = await run(part, cfg());
     expect(Object.keys(outputs.backends)).toEqual(["us"]);
-    expect(Object.keys(outputs.accounts)).toEqual(["r1"]);
+    expect(Object.keys(await valueOf(outputs.credentials))).toEqual(["r1"]);
     expect(byType(resources, T.droplet)).toEqual([]);
     expect(byType(resources, T.instance)).toHaveLength(1);
     expect(outputs.studentServers).toEqual({});

@@ -57,7 +57,7 @@ let nextId = 1;
 export function registration(fields: Partial<RegistrationRow> & Pick<RegistrationRow, "workshop" | "slot">, now: Date): RegistrationRow {
   const id = String(nextId++);
   return {
-    id, participantId: id, email: `p${id}@example.org`, location: "eu", status: "active",
+    id, participantId: id, email: `p${id}@example.org`, location: "eu", status: "active", generation: 1, releaseAttempts: 0,
     startsAt: new Date(now.getTime() - 3_600_000), endsAt: new Date(now.getTime() + 3 * 3_600_000), ...fields,
   };
 }
@@ -74,4 +74,4 @@ export function server(learnerId: string, fields: Partial<StudentServerRow> = {}
   };
 }
 
-export const emptySnapshot = (): Snapshot => ({ registrations: [], learners: [], studentServers: [] });
+export const emptySnapshot = (): Snapshot => ({ registrations: [], closing: [], learners: [], studentServers: [] });
