@@ -81,6 +81,8 @@ export class StudentCohort extends pulumi.ComponentResource {
     const stdin = pulumi.secret(
       pulumi.all([this.passwords, args.variables, args.hubUrl, args.appliance?.address, args.appliance?.values]).apply(
         ([passwords, shared, hubUrl, applianceAddress, produced]) => JSON.stringify({
+          // Not read by the host: a new failed-release attempt count makes the engine run the sync again.
+          retries: c.retries,
           variables: shared,
           slots: Object.fromEntries(args.accounts.map((a) => [a.slot, {
             registration: a.registrationId,

@@ -1,17 +1,20 @@
 // A StackEngine for tests: the real stack program runs under Pulumi's mock runtime, and this
-// engine plays the part of the Pulumi engine — it diffs what the program declares against
-// what it applied before, applies (all, or only targets), fails what a test says fails, and
-// reports outputs for what is applied. The only stand-in is the engine and the clouds.
+// engine plays the part of the Pulumi engine and of the machines — it diffs what the program
+// declares against what it applied before (inputs, as the engine does), applies (all, or only
+// targets), fails what a test says fails, and answers each cohort's sync the way
+// sync-cohort.py does (every table slot active, slots that left released), from the very stdin
+// the program gives it. The host side itself is tested on a real host (test/host).
 import * as pulumi from "@pulumi/pulumi";
-import { ConcurrentUpdate, componentOf, type Program, type StackEngine, type Step, type UpResult } from "../../infra/reconcile/engine";
-import type { DesiredState } from "../../infra/desired/types";
-import { accountName, serverName } from "../../infra/names";
+import { ConcurrentUpdate, type Program, type StackEngine, type StateResource, type Step, type UpResult } from "../../infra/reconcile/engine";
 import { installMocks, plain, settle } from "../components/mocks";
 
 interface Resource {
   type: string;
-  inputs: string;
+  inputs: Record<string, unknown>;
+  /** Inputs as text: what a diff compares. */
+  text: string;
   triggers: string;
+  outputs: Record<string, unknown>;
 }
 
 export class MockEngine implements StackEngine {
@@ -21,10 +24,12 @@ export class MockEngine implements StackEngine {
   ups: { targets?: string[] }[] = [];
   /** Resources (by URN substring) whose operation fails, with the message. */
   failing = new Map<string, string>();
+  /** Registrations whose activation the host reports failed, with the host's message. */
+  failActivations = new Map<string, string>();
+  /** Registrations whose release the host reports failed. */
+  failReleases = new Set<string>();
   /** The next N calls meet another update in progress. */
   busy = 0;
-  /** The last desired state the program declared (to map outputs to what is applied). */
-  lastDesired?: DesiredState;
   private outputs_: Record<string, unknown> = {};
 
   constructor(private mocks = installMocks()) {}
@@ -50,20 +55,47 @@ export class MockEngine implements StackEngine {
         continue;
       }
       if (s.op === "delete") this.applied.delete(s.urn);
-      else this.applied.set(s.urn, resources.get(s.urn)!);
+      else if (s.op !== "same") this.applied.set(s.urn, this.apply(s.urn, resources.get(s.urn)!));
       done.push(s);
     }
-    this.outputs_ = this.appliedOutputs(outputs);
-    return { ok: failures.length === 0, steps: done, failures, outputs: this.outputs_, error: failures.length ? "update failed" : undefined };
+    // Stack outputs are written only by a complete update, as Pulumi does.
+    if (failures.length === 0) this.outputs_ = outputs;
+    return { ok: failures.length === 0, steps: done, failures, outputs: this.outputs_, state: await this.state(), error: failures.length ? "update failed" : undefined };
   }
 
   async outputs(): Promise<Record<string, unknown>> {
     return this.outputs_;
   }
 
+  async state(): Promise<StateResource[]> {
+    return [...this.applied].map(([urn, r]) => ({ urn, type: r.type, outputs: r.outputs }));
+  }
+
   /** URNs of applied resources, for assertions. */
   urns(part = ""): string[] {
     return [...this.applied.keys()].filter((u) => u.includes(part)).sort();
+  }
+
+  /** The host's answer to a sync command (create or update), from its stdin; other resources keep their inputs as outputs. */
+  private apply(urn: string, r: Resource): Resource {
+    if (r.type !== "command:remote:Command" || !urn.includes("wod:index:StudentCohort$")) return r;
+    const before = this.applied.get(urn)?.outputs.stdout as string | undefined;
+    const held = new Map(Object.entries((before ? JSON.parse(before) : { slots: {} }).slots as Record<string, { registration: string; generation: number; status: string }>));
+    const table = (JSON.parse(r.inputs.stdin as string) as { slots: Record<string, { registration: string; generation: number }> }).slots;
+    const results = { slots: {} as Record<string, unknown>, released: [] as unknown[] };
+    for (const [slot, old] of held) {
+      if (table[slot]?.registration === old.registration && table[slot]?.generation === old.generation) continue;
+      if (this.failReleases.has(old.registration)) {
+        results.slots[slot] = { ...old, status: "release-failed", error: `slot ${slot} (registration ${old.registration}): release failed: disk full` };
+      } else if (old.status !== "release-failed" || !table[slot]) {
+        results.released.push({ registration: old.registration, generation: old.generation, slot: Number(slot), completionRatio: 0.5, releasedAt: "now" });
+      }
+    }
+    for (const [slot, entry] of Object.entries(table)) {
+      const error = this.failActivations.get(entry.registration);
+      results.slots[slot] = { registration: entry.registration, generation: entry.generation, status: error ? "failed" : "active", ...(error ? { error } : {}) };
+    }
+    return { ...r, outputs: { ...r.outputs, stdout: JSON.stringify(results) } };
   }
 
   private meetBusy() {
@@ -81,11 +113,14 @@ export class MockEngine implements StackEngine {
     monitor.resources.clear();
     const outputs = await resolve(await program());
     await settle();
+    const registered = new Map(this.mocks.take().map((r) => [`${r.type}::${r.name}`, r]));
     const resources = new Map<string, Resource>();
     for (const [urn, r] of monitor.resources) {
       const type = urn.split("::")[2].split("$").pop()!;
+      const inputs = plain(registered.get(`${type}::${urn.split("::").pop()}`)?.inputs ?? {}) as Record<string, unknown>;
       const state = plain(r.state) as Record<string, unknown>;
-      resources.set(urn, { type, inputs: JSON.stringify(state), triggers: JSON.stringify(state?.triggers ?? state?.keepers ?? null) });
+      const id = (r as { id?: string }).id ?? urn;
+      resources.set(urn, { type, inputs, text: JSON.stringify(inputs), triggers: JSON.stringify(inputs.triggers ?? inputs.keepers ?? null), outputs: { ...state, id } });
     }
     return { resources, outputs: outputs as Record<string, unknown> };
   }
@@ -95,27 +130,11 @@ export class MockEngine implements StackEngine {
     const steps: Step[] = [];
     for (const [urn, r] of next) {
       const before = this.applied.get(urn);
-      const op = !before ? "create" : before.inputs === r.inputs ? "same" : before.triggers !== r.triggers ? "replace" : "update";
-      steps.push({ op, type: r.type, urn });
+      const op = !before ? "create" : before.text === r.text ? "same" : before.triggers !== r.triggers ? "replace" : "update";
+      steps.push({ op, type: r.type, urn, oldInputs: before?.inputs, newInputs: r.inputs });
     }
-    for (const [urn, r] of this.applied) if (!next.has(urn)) steps.push({ op: "delete", type: r.type, urn });
+    for (const [urn, r] of this.applied) if (!next.has(urn)) steps.push({ op: "delete", type: r.type, urn, oldInputs: r.inputs });
     return steps;
-  }
-
-  /** Outputs as the state holds them: an account or server appears once its resources are applied. */
-  private appliedOutputs(outputs: Record<string, unknown>) {
-    const d = this.lastDesired;
-    const has = (name: string, type: string) => [...this.applied.keys()].some((u) => u.endsWith(`::${name}`) && componentOf({ urn: u, type: "" }) === type);
-    const accounts = Object.fromEntries(
-      Object.entries((outputs.accounts ?? {}) as Record<string, unknown>).filter(([id]) => {
-        const a = d?.accounts.find((x) => x.registrationId === id);
-        return a && has(`${accountName(a.location, a.slot)}-activation`, "wod:index:StudentAccount");
-      }),
-    );
-    const studentServers = Object.fromEntries(
-      Object.entries((outputs.studentServers ?? {}) as Record<string, unknown>).filter(([id]) => has(`${serverName(id)}-droplet`, "wod:index:StudentServer")),
-    );
-    return { ...outputs, accounts, studentServers };
   }
 }
 
