@@ -1,48 +1,47 @@
-// How long declaring the stack takes under Pulumi's mock engine, and how much memory, for
-// 1,000 and 10,000 live accounts plus 1,000 student servers. Each size runs in its own process
-// (the mock runtime is process-global; maxRSS is then that size's peak).
+// How long the stack program takes under Pulumi's mock engine, and how much memory, for 1,000 and
+// 10,000 live learner accounts plus 1,000 student servers — decided by the real desiredState()
+// from a generated catalog and snapshot, declared by the real declareStack(). Each size runs in
+// its own process (the mock runtime is process-global; maxRSS is then that size's peak), with
+// source-map-support loaded exactly as Pulumi's runner loads it (@pulumi/pulumi/cmd/run/index.js),
+// which makes the SDK's per-resource stack traces dearer: the figure is not flattered.
 // Run alone: npx tsx bench/program.ts
-// WOD_BENCH_NO_SOURCE_MAPS=1 / WOD_BENCH_STACK_LIMIT=<n> measure how much of it is the SDK's
-// per-promise stack traces (see components/README.md, "Scale").
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
-import type { DesiredState } from "../infra/desired/types";
-import { sshKeyFingerprint } from "../components/remote";
 
 const SIZES = [
   { accounts: 1_000, servers: 1_000 },
   { accounts: 10_000, servers: 1_000 },
 ];
 const SLOTS_PER_LOCATION = 1_000; // as in Pulumi.prod.yaml
-// Node's default heap (~4 GB here) is too small for 10,000 accounts in one stack: give the
-// child room so the figure is measured rather than an out-of-memory crash.
-const HEAP_MB = Number(process.env.WOD_BENCH_HEAP_MB ?? 12_288);
 const WORKSHOPS_PER_LOCATION = 10;
 
+interface ChildResult { resources: number; cohorts: number; ms: number; maxRssMb: number; stateMb: number }
+
 export async function benchProgram(log: (line: string) => void): Promise<void> {
-  log("declareStack under the Pulumi mock engine (one child process per size)");
+  log("the stack program under the Pulumi mock engine (source maps on, as `pulumi up` runs it; one child process per size)");
+  const results: ChildResult[] = [];
   for (const size of SIZES) {
     try {
-      const result = await runChild(size.accounts, size.servers, log);
+      const r = await runChild(size.accounts, size.servers, log);
+      results.push(r);
       log(
-        `accounts=${size.accounts} servers=${size.servers}: ${result.resources} resources, ` +
-          `declare+register ${(result.ms / 1000).toFixed(1)} s, peak RSS ${result.maxRssMb} MB (heap limit ${HEAP_MB} MB)`,
+        `accounts=${size.accounts} servers=${size.servers}: ${r.resources} resources (${r.cohorts} cohorts), ` +
+          `decide+declare+register ${(r.ms / 1000).toFixed(2)} s, peak RSS ${r.maxRssMb} MB, state about ${r.stateMb.toFixed(1)} MB`,
       );
     } catch (e) {
-      log(`accounts=${size.accounts} servers=${size.servers}: FAILED (${(e as Error).message}) — split the stack (README, "Scale")`);
+      log(`accounts=${size.accounts} servers=${size.servers}: FAILED (${(e as Error).message})`);
     }
   }
+  if (results.length === 2) log(`t(10k)/t(1k) = ${(results[1].ms / results[0].ms).toFixed(2)} (targets: 10k+1k < 10 s and < 2 GB, 1k+1k < 2 s, ratio ≤ 3, ≤ 3,000 resources, state < 20 MB)`);
 }
-
-interface ChildResult { resources: number; ms: number; maxRssMb: number }
 
 function runChild(accounts: number, servers: number, log: (line: string) => void): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, "--import", "tsx", __filename, "--child", String(accounts), String(servers)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", __filename, "--child", String(accounts), String(servers)], { stdio: ["ignore", "pipe", "inherit"] });
     let result: ChildResult | undefined;
     createInterface({ input: child.stdout }).on("line", (line) => {
       if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
@@ -52,49 +51,7 @@ function runChild(accounts: number, servers: number, log: (line: string) => void
   });
 }
 
-/** A generated desired state: locations of 1,000 slots, 10 workshops each, one learner per slot. */
-function generate(accounts: number, servers: number, catalogDir: string): DesiredState {
-  const locations = Math.max(1, Math.ceil(accounts / SLOTS_PER_LOCATION));
-  const perWorkshop = SLOTS_PER_LOCATION / WORKSHOPS_PER_LOCATION;
-  const state: DesiredState = {
-    backends: [], contents: [], accounts: [], appliances: [], studentServers: [], rejected: [],
-    transitions: { expiredRegistrations: [], warnServers: [], removeServers: [] },
-  };
-  for (let l = 0; l < locations; l++) {
-    const location = `loc${l}`;
-    state.backends.push({
-      location, provider: "digitalocean", region: "fra1", size: "s-8vcpu-16gb", image: "debian-12-x64", sshUser: "root",
-      fqdn: `${location}.wod.example`, hubPort: 8000, slotPool: { min: 1, max: SLOTS_PER_LOCATION }, uidOffset: 2000,
-      workshops: Array.from({ length: WORKSHOPS_PER_LOCATION }, (_, w) => `W${w}`),
-    });
-    for (let w = 0; w < WORKSHOPS_PER_LOCATION; w++) {
-      state.contents.push({ workshop: `W${w}`, folder: `WKSHP-W${w}`, location, dir: path.join(catalogDir, `WKSHP-W${w}`), contentHash: `c0ffee${String(w).padStart(10, "0")}` });
-    }
-  }
-  for (let i = 0; i < accounts; i++) {
-    const l = Math.floor(i / SLOTS_PER_LOCATION);
-    const slot = (i % SLOTS_PER_LOCATION) + 1;
-    const w = Math.floor((slot - 1) / perWorkshop);
-    state.accounts.push({
-      registrationId: String(100_000 + i), participantId: `p${i}`, workshop: `W${w}`, folder: `WKSHP-W${w}`, location: `loc${l}`,
-      slot, username: `student${slot}`, uid: slot + 2000, startsAt: "2025-05-20T08:00:00Z", endsAt: "2025-05-20T12:00:00Z",
-      phase: "active", contentHash: `c0ffee${String(w).padStart(10, "0")}`,
-      variables: { STDID: String(slot), USERNAME: `student${slot}`, BRANDING: "Workshops-on-Demand", HTTPPORT: "8000", WODBEEXTFQDN: `loc${l}.wod.example`, WODBEURL: `http://loc${l}.wod.example:8000` },
-      ports: {}, reset: false,
-    });
-  }
-  for (let i = 0; i < servers; i++) {
-    const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), createHash("sha256").update(`learner${i}`).digest()]);
-    const publicKey = `ssh-ed25519 ${blob.toString("base64")}`;
-    state.studentServers.push({
-      learnerId: `learner${i}`, email: `learner${i}@example.org`, region: i % 2 ? "ams3" : "fra1", size: "s-1vcpu-1gb", image: "ubuntu-24-04-x64",
-      sshPublicKey: publicKey, keyFingerprint: sshKeyFingerprint(publicKey), phase: "active", expiresAt: "2025-06-10T00:00:00Z",
-    });
-  }
-  return state;
-}
-
-/** A small catalog on disk: 10 workshops of three files. */
+/** A catalog on disk: per location, 10 workshops of 100 slots each, three small files apiece. */
 function writeCatalog(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wod-bench-"));
   for (let w = 0; w < WORKSHOPS_PER_LOCATION; w++) {
@@ -106,18 +63,20 @@ function writeCatalog(): string {
 }
 
 async function child(accounts: number, servers: number): Promise<void> {
-  if (process.env.WOD_BENCH_NO_SOURCE_MAPS) process.setSourceMapsEnabled(false);
-  if (process.env.WOD_BENCH_STACK_LIMIT) Error.stackTraceLimit = Number(process.env.WOD_BENCH_STACK_LIMIT);
+  require("source-map-support/register"); // as @pulumi/pulumi/cmd/run/index.js does
   const pulumi = await import("@pulumi/pulumi");
   let registered = 0;
+  let stateBytes = 0;
   const started = Date.now();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        if (++registered % 5_000 === 0) console.log(`${registered} resources registered (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        if (++registered % 1_000 === 0) console.log(`${registered} resources registered (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "digitalocean:index/droplet:Droplet") state.ipv4Address = "203.0.113.10";
-        if (args.type === "random:index/randomPassword:RandomPassword") state.result = "bench-password";
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = "b".repeat(48);
+        // The checkpoint holds inputs and outputs of every resource: roughly twice this.
+        stateBytes += 2 * JSON.stringify(args.inputs).length + 200;
         return { id: args.type === "digitalocean:index/droplet:Droplet" ? String(registered) : `${args.name}-id`, state };
       },
       call(args) {
@@ -129,29 +88,57 @@ async function child(accounts: number, servers: number): Promise<void> {
   );
   const { declareStack } = await import("../infra/stack");
   const { parseStackConfig } = await import("../infra/config");
+  const { desiredState } = await import("../infra/desired/state");
+  const { hashFolder } = await import("../infra/catalog/load");
   const settings = (await import("@pulumi/pulumi/runtime/settings")) as unknown as { waitForRPCs(): Promise<void> };
 
-  const catalog = writeCatalog();
-  const desired = generate(accounts, servers, catalog);
-  const config = parseStackConfig(
-    {
-      locations: desired.backends.map((b) => ({ name: b.location, slotPool: b.slotPool, fqdn: b.fqdn })),
-      adminSshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFWlZ6bHx5nAcJm3LC8OmbB/n+eyBCbfac4grMpmCU1z admin@wod.example"],
-      adminCidrs: ["198.51.100.0/24"],
-      studentServers: { enabled: true },
-    },
-    "bench",
-  );
-  console.log(`generated ${desired.backends.length} backends, ${desired.accounts.length} accounts, ${desired.studentServers.length} servers`);
+  const catalogDir = writeCatalog();
+  const locations = Math.max(1, Math.ceil(accounts / SLOTS_PER_LOCATION));
+  const names = Array.from({ length: locations }, (_, l) => `loc${l}`);
+  const config = parseStackConfig({
+    locations: names.map((name) => ({ name, fqdn: `${name}.wod.example`, slotPool: { min: 1, max: SLOTS_PER_LOCATION } })),
+    adminSshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFWlZ6bHx5nAcJm3LC8OmbB/n+eyBCbfac4grMpmCU1z admin@wod.example"],
+    adminCidrs: ["198.51.100.0/24"],
+    studentServers: { enabled: true, allowedRegions: ["fra1", "ams3"] },
+  }, "bench");
+  const perWorkshop = SLOTS_PER_LOCATION / WORKSHOPS_PER_LOCATION;
+  const catalog = Array.from({ length: WORKSHOPS_PER_LOCATION }, (_, w) => ({
+    name: `W${w}`, title: `Workshop ${w}`, description: "", active: true, capacity: perWorkshop, priority: 0,
+    range: { min: w * perWorkshop + 1, max: (w + 1) * perWorkshop }, reset: false, ldap: false, monoappliance: false, multiappliance: false,
+    replayId: null, varpass: false, compile: false as const, workshopImg: "", badgeImg: "", beta: false, category: [], duration: 4,
+    presenter: "", role: "", avatar: "", replayLink: "", location: names[0], alternateLocation: names.slice(1),
+    folder: `WKSHP-W${w}`, dir: path.join(catalogDir, `WKSHP-W${w}`), locations: names, contentHash: hashFolder(path.join(catalogDir, `WKSHP-W${w}`)),
+  }));
+  const now = new Date("2025-05-20T10:00:00Z");
+  const snapshot = {
+    registrations: Array.from({ length: accounts }, (_, i) => {
+      const slot = (i % SLOTS_PER_LOCATION) + 1;
+      return {
+        id: String(100_000 + i), participantId: String(i), email: `p${i}@example.org`, workshop: `W${Math.floor((slot - 1) / perWorkshop)}`,
+        location: names[Math.floor(i / SLOTS_PER_LOCATION)], slot, status: "active" as const, generation: 1, releaseAttempts: 0,
+        startsAt: new Date("2025-05-20T08:00:00Z"), endsAt: new Date("2025-05-20T12:00:00Z"),
+      };
+    }),
+    closing: [],
+    learners: Array.from({ length: servers }, (_, i) => {
+      const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), createHash("sha256").update(`learner${i}`).digest()]);
+      return { id: String(i + 1), email: `learner${i}@example.org`, sshPublicKey: `ssh-ed25519 ${blob.toString("base64")}`, region: i % 2 ? "ams3" : "fra1", passed: { js4: new Date("2025-05-01T00:00:00Z") } };
+    }),
+    studentServers: [],
+  };
+
   const t0 = Date.now();
-  const outputs = declareStack(desired, config, { sshPrivateKey: "bench-key" });
-  console.log(`declareStack returned in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for every registration`);
+  const desired = desiredState({ catalog: catalog as never, snapshot, config, now });
+  console.log(`decided ${desired.backends.length} backends, ${desired.accounts.length} accounts in ${desired.cohorts.length} cohorts, ${desired.studentServers.length} servers in ${Date.now() - t0} ms`);
+  const { declare } = await import("../infra/program");
+  const outputs = declare(desired, config, { sshPrivateKey: "bench-key" }) as { credentials: import("@pulumi/pulumi").Output<unknown> };
+  console.log(`declared in ${((Date.now() - t0) / 1000).toFixed(2)} s; waiting for every registration`);
   await settings.waitForRPCs();
-  // Resolve every exported output, as the engine would.
-  await new Promise<void>((resolve) => pulumi.all(Object.values(outputs.accounts).map((a) => a.password)).apply(() => resolve()));
+  await new Promise<void>((resolve) => outputs.credentials.apply(() => resolve()));
   const ms = Date.now() - t0;
-  fs.rmSync(catalog, { recursive: true, force: true });
-  console.log(`RESULT ${JSON.stringify({ resources: registered, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}`);
+  fs.rmSync(catalogDir, { recursive: true, force: true });
+  void declareStack;
+  console.log(`RESULT ${JSON.stringify({ resources: registered, cohorts: desired.cohorts.length, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), stateMb: stateBytes / 1e6 })}`);
 }
 
 if (require.main === module) {

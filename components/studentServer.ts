@@ -1,5 +1,5 @@
 // A learner's personal droplet: the admins' DigitalOcean keys plus the learner's key through
-// cloud-init (no SshKey resource per learner), the login monitor, owner/expiry tags. One cloud
+// cloud-init (no SshKey resource per learner), the login monitor, owner/expiry tags. One
 // resource per server. Declared with retainOnDelete: when the stack stops declaring it, Pulumi
 // only forgets it — the reconcile job snapshots and destroys it (infra/reconcile/servers.ts), so
 // no `pulumi up` can destroy a learner's machine without its snapshot.
@@ -11,6 +11,7 @@ import type { DesiredStudentServer } from "../infra/desired/types";
 import { ANYWHERE } from "./machine";
 import { BIN_DIR, doTag, hostname, normalizeSshKey } from "./remote";
 
+/** The component older stacks declared each droplet in (kept as the droplets' alias). */
 export const STUDENT_SERVER = "wod:index:StudentServer";
 /** Every student server carries this tag; the shared firewall applies to it. */
 export const STUDENT_SERVER_TAG = "wod-student-server";
@@ -32,44 +33,41 @@ export interface StudentServerArgs {
 // key set, login monitor or size applies to new servers only.
 const KEEP_SERVER = ["image", "sshKeys", "userData", "size"];
 
-export class StudentServer extends pulumi.ComponentResource {
-  /** Public IPv4 address the learner connects to. */
-  public readonly ipv4: pulumi.Output<string>;
-  /** Droplet id. */
-  public readonly dropletId: pulumi.Output<string>;
-
-  constructor(name: string, args: StudentServerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(STUDENT_SERVER, name, {}, opts);
-    const s = args.server;
-    const expires = new Date(s.expiresAt);
-    if (Number.isNaN(expires.getTime())) throw new pulumi.ResourceError(`expiresAt: "${s.expiresAt}" of learner ${s.learnerId} is not a date`, this);
-    if (!s.region) throw new pulumi.ResourceError(`region: learner ${s.learnerId} has none`, this);
-
-    const droplet = new digitalocean.Droplet(
-      `${name}-droplet`,
-      {
-        name: hostname(`wod-learner-${s.learnerId}`),
-        region: s.region,
-        size: s.size,
-        image: s.image,
-        sshKeys: args.adminKeyIds,
-        userData: loginMonitorUserData(args.hostDir, s.sshPublicKey),
-        monitoring: true,
-        tags: [
-          "wod",
-          args.tag,
-          doTag(`wod-owner:${s.learnerId}`),
-          doTag(`wod-expires:${expires.toISOString().slice(0, 10)}`),
-          ...(s.phase === "idle-warning" ? ["wod-idle-warning"] : []),
-        ],
-      },
-      { parent: this, provider: args.provider, ignoreChanges: KEEP_SERVER, retainOnDelete: true },
-    );
-
-    this.ipv4 = droplet.ipv4Address;
-    this.dropletId = droplet.id;
-    this.registerOutputs({ ipv4: this.ipv4, dropletId: this.dropletId });
-  }
+/**
+ * Declares the droplet itself, without a component around it: at a thousand servers every resource
+ * counts (each costs the engine and the checkpoint), and a server is one cloud resource. Stacks that
+ * declared it inside a `wod:index:StudentServer` component keep the same droplet through the alias.
+ */
+export function declareStudentServer(name: string, args: StudentServerArgs): digitalocean.Droplet {
+  const s = args.server;
+  const expires = new Date(s.expiresAt);
+  if (Number.isNaN(expires.getTime())) throw new Error(`student server ${name}: expiresAt "${s.expiresAt}" of learner ${s.learnerId} is not a date`);
+  if (!s.region) throw new Error(`student server ${name}: learner ${s.learnerId} has no region`);
+  return new digitalocean.Droplet(
+    `${name}-droplet`,
+    {
+      name: hostname(`wod-learner-${s.learnerId}`),
+      region: s.region,
+      size: s.size,
+      image: s.image,
+      sshKeys: args.adminKeyIds,
+      userData: loginMonitorUserData(args.hostDir, s.sshPublicKey),
+      monitoring: true,
+      tags: [
+        "wod",
+        args.tag,
+        doTag(`wod-owner:${s.learnerId}`),
+        doTag(`wod-expires:${expires.toISOString().slice(0, 10)}`),
+        ...(s.phase === "idle-warning" ? ["wod-idle-warning"] : []),
+      ],
+    },
+    {
+      provider: args.provider,
+      ignoreChanges: KEEP_SERVER,
+      retainOnDelete: true,
+      aliases: [{ parent: pulumi.createUrn(name, STUDENT_SERVER) }],
+    },
+  );
 }
 
 /** The shared firewall of all student servers, by tag: SSH and web open, the learner's home IP is unknown. */

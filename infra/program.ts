@@ -7,7 +7,7 @@ import { desiredState } from "./desired/state";
 import { EmptyDatabase, loadInputs } from "./load";
 import { registrationLocations, restrictToPart } from "./desired/part";
 import type { DesiredState } from "./desired/types";
-import { declareStack } from "./stack";
+import { declareStack, type StackSecrets } from "./stack";
 
 /** The `wod:` keys as pulumi.Config holds them (objects arrive as JSON text). */
 export function readPulumiConfig(): StackConfig {
@@ -45,11 +45,28 @@ export async function program() {
   }
 }
 
-/** Declares the stack's resources; a split stack takes the admins' DigitalOcean keys from the stack that owns them. */
-export function declare(desired: DesiredState, config: StackConfig) {
+/**
+ * Declares the stack's resources; a split stack takes the admins' DigitalOcean keys from the stack
+ * that owns them. Secrets come from the stack's config unless given (benchmarks, tests).
+ */
+export function declare(desired: DesiredState, config: StackConfig, secrets?: StackSecrets) {
   const from = config.part?.adminKeysFrom;
   const ids = from ? new pulumi.StackReference(from).getOutput("doAdminKeyIds") : undefined;
-  return declareStack(desired, config, { sshPrivateKey: new pulumi.Config("wod").requireSecret("sshPrivateKey") }, {
-    doAdminKeyIds: ids ? config.adminSshKeys.map((_, i) => ids.apply((all: string[]) => all[i])) : undefined,
-  });
+  const wod = new pulumi.Config("wod");
+  const given = secrets ?? {
+    sshPrivateKey: wod.requireSecret("sshPrivateKey"),
+    variables: wod.getSecretObject<Record<string, string>>("variables"),
+  };
+  // The Node SDK captures a stack trace for every promise it makes (dozens per resource, all alive
+  // while the stack is declared synchronously): half the CPU of a large declaration. Source
+  // positions are not affected; errors thrown while declaring still carry their message.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return declareStack(desired, config, given, {
+      doAdminKeyIds: ids ? config.adminSshKeys.map((_, i) => ids.apply((all: string[]) => all[i])) : undefined,
+    });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }

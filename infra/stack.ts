@@ -13,7 +13,7 @@ import { ArchiveBucket } from "../components/archiveBucket";
 import { JupyterHubBackend } from "../components/jupyterHubBackend";
 import { normalizeSshKey, sha256, sshKeyFingerprint } from "../components/remote";
 import { type CohortResults, StudentCohort } from "../components/studentCohort";
-import { StudentServer, studentServerFirewall } from "../components/studentServer";
+import { declareStudentServer, studentServerFirewall } from "../components/studentServer";
 import { WorkshopContent } from "../components/workshopContent";
 
 export interface StackSecrets {
@@ -160,8 +160,8 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     const provider = digitaloceanProvider();
     const tag = studentServerFirewall(provider);
     for (const s of desired.studentServers) {
-      const server = new StudentServer(serverName(s.learnerId), { server: s, adminKeyIds, tag: tag.name, hostDir, provider });
-      outputs.studentServers[s.learnerId] = { ipv4: server.ipv4 };
+      const droplet = declareStudentServer(serverName(s.learnerId), { server: s, adminKeyIds, tag: tag.name, hostDir, provider });
+      outputs.studentServers[s.learnerId] = { ipv4: droplet.ipv4Address };
     }
   }
 

@@ -1,13 +1,13 @@
 // Guards between preview and up: what a reconcile must never apply on its own.
 import type { StackConfig } from "../config";
 import type { DesiredState } from "../desired/types";
-import { serverName } from "../names";
+import { ownerName, serverName } from "../names";
 import { componentOf, nameOf, type Step } from "./engine";
 
 const BACKEND = "wod:index:JupyterHubBackend";
 const ARCHIVE = "wod:index:ArchiveBucket";
 const COHORT = "wod:index:StudentCohort";
-const SERVER = "wod:index:StudentServer";
+const DROPLET = "digitalocean:index/droplet:Droplet";
 /** Resources whose loss loses data: machines and buckets. */
 const HOLDS_DATA = /^(digitalocean:index\/droplet:Droplet|aws:ec2\/instance:Instance|aws:s3\/bucket(V2)?:Bucket(V2)?)$/;
 
@@ -80,14 +80,15 @@ export function countReleases(steps: Step[], desired: DesiredState): Releases {
     for (const id of after) if (!before.has(id)) added.add(id);
   }
   const removable = new Set(desired.transitions.removeServers.map((r) => serverName(r.learnerId)));
-  const servers = steps.filter((s) => componentOf(s) === SERVER && (s.type === SERVER || HOLDS_DATA.test(s.type)));
-  const destroyed = new Set(servers.filter((s) => s.op === "delete" || s.op === "replace").map((s) => nameOf(s.urn).replace(/-droplet$/, "")));
+  // A learner's server is the droplet learner-<id>-droplet.
+  const servers = steps.filter((s) => s.type === DROPLET && ownerName(nameOf(s.urn)) !== undefined);
+  const destroyed = new Set(servers.filter((s) => s.op === "delete" || s.op === "replace").map((s) => ownerName(nameOf(s.urn))!));
   return {
     liveAccounts,
     added: [...added].filter((id) => !released.has(id)).sort(),
     released: [...released].filter((id) => !added.has(id)).sort(),
     unexpected: [...released].filter((id) => !added.has(id) && !ended.has(id)).sort(),
-    liveServers: new Set(servers.filter((s) => s.op !== "create").map((s) => nameOf(s.urn).replace(/-droplet$/, ""))).size,
+    liveServers: servers.filter((s) => s.op !== "create").length,
     unexpectedServers: [...destroyed].filter((name) => !removable.has(name)).sort(),
   };
 }

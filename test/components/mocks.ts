@@ -25,6 +25,8 @@ export interface Registered {
     ignoreChanges: string[];
     additionalSecretOutputs: string[];
     customTimeouts?: { create: string; update: string; delete: string };
+    /** Alias specs: what older URNs this resource takes over. */
+    aliases: { urn?: string; parentUrn?: string; name?: string; type?: string }[];
   };
 }
 
@@ -68,7 +70,7 @@ export function installMocks() {
         }
         // DigitalOcean droplet ids are numbers (firewalls take them as such).
         const id = args.type === "digitalocean:index/droplet:Droplet" ? String(1000 + numberOf(args.name)) : `${args.name}-id`;
-        const options = requested.get(`${args.type}::${args.name}`) ?? { deletedWith: "", retainOnDelete: false, ignoreChanges: [], additionalSecretOutputs: [] };
+        const options = requested.get(`${args.type}::${args.name}`) ?? { deletedWith: "", retainOnDelete: false, ignoreChanges: [], additionalSecretOutputs: [], aliases: [] };
         resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider ?? "", id, state, options });
         return { id, state };
       },
@@ -90,6 +92,10 @@ export function installMocks() {
       deletedWith: req.getDeletedwith(), retainOnDelete: !!req.getRetainondelete(), ignoreChanges: req.getIgnorechangesList(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       customTimeouts: t ? { create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() } : undefined,
+      aliases: req.getAliasesList().map((a: any) => {
+        const spec = a.getSpec();
+        return a.getUrn() ? { urn: a.getUrn() } : { parentUrn: spec.getParenturn() || undefined, name: spec.getName() || undefined, type: spec.getType() || undefined };
+      }),
     });
     return register(req, cb);
   };
