@@ -315,7 +315,7 @@ export function readStackFile(file: string): StackConfig {
       }
       continue;
     }
-    raw[k] = stripMisplacedSecrets(value, [k], (at) =>
+    raw[k] = stripMisplacedSecrets(asTheEngineReadsIt(k, value), [k], (at) =>
       problems.push(
         at === "variables"
           ? `${source}: wod:variables: is one secret for the whole map; set each variable on its own: pulumi config set --secret --path 'wod:variables.NAME' VALUE`
@@ -332,6 +332,21 @@ export function readStackFile(file: string): StackConfig {
   }
   if (problems.length || !config) throw new ConfigError(`invalid stack config:\n  ${problems.join("\n  ")}`);
   return config;
+}
+
+/**
+ * A top-level value as the program sees it under the engine: `pulumi config set wod:warningMinutes 30`
+ * stores the text "30", which getObject parses; `wod:branding: 2024` written unquoted reaches `get`
+ * as the text "2024". The plan reads the file the same way, so both accept and refuse alike.
+ */
+function asTheEngineReadsIt(key: string, value: unknown): unknown {
+  if (STRING_KEYS.includes(key)) return typeof value === "number" || typeof value === "boolean" ? String(value) : value;
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }
 
 /** Secrets are allowed only as wod:variables values; elsewhere they are reported and dropped. */

@@ -114,6 +114,14 @@ describe("stack config", () => {
     expect(messageOf(() => parseStackConfig({ locations: [loc()], variables: { "bad name": "x" } }, "s"))).toMatch(/wod:variables\.bad name: /);
   });
 
+  it("the plan reads the stack file as the engine does: `pulumi config set wod:warningMinutes 30` stores text, `wod:branding: 2024` is text", () => {
+    const cfg = readStackFile(stackFile(`config:\n${LOCATIONS}  wod:warningMinutes: "30"\n  wod:branding: 2024\n  wod:archive: '{"enabled": true}'\n`));
+    expect(cfg.warningMinutes).toBe(30);
+    expect(cfg.branding).toBe("2024");
+    expect(cfg.archive.enabled).toBe(true);
+    expect(messageOf(() => readStackFile(stackFile(`config:\n${LOCATIONS}  wod:warningMinutes: soon\n`)))).toMatch(/wod:warningMinutes: got "soon"; a whole number of minutes/);
+  });
+
   it("a stack file that is not YAML is reported with its name", () => {
     expect(() => readStackFile(stackFile("config: [unclosed"))).toThrow(/Pulumi\.x\.yaml: /);
   });
