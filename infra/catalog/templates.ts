@@ -8,7 +8,7 @@ import { type Catalog, loadCatalog } from "./load";
 import type { CatalogIssue, Workshop } from "./schema";
 import { applianceAddressName, sampleVariables } from "./variables";
 
-/** One problem the renderer found: file relative to the workshop folder, 1-based line when known. */
+/** One problem the renderer found: file relative to the workshop folder, 1-based line (0 or absent: the whole file). */
 export interface RenderProblem {
   file: string;
   line?: number;
@@ -53,7 +53,7 @@ export function checkTemplates(catalog: Pick<Catalog, "workshops">, config: Stac
       const where = at.length < hosting.length ? ` (at location ${at.join(", ")})` : "";
       issues.push({
         file: fileOf(w, p.file),
-        field: p.line !== undefined ? `line ${p.line}` : undefined,
+        field: p.line ? `line ${p.line}` : undefined, // 0: about the whole file
         message: `${p.reason}${where}${hint(p.reason, w)}`,
         severity: "error",
       });
@@ -71,7 +71,7 @@ export function loadCheckedCatalog(dir: string, config: StackConfig, checkFolder
 
 /** What to do about an undefined variable, in the author's terms. */
 function hint(reason: string, w: Workshop): string {
-  const name = /undefined variable[: ]+['"]?([A-Za-z_][\w-]*)/i.exec(reason)?.[1] ?? /['"]([A-Za-z_][\w-]*)['"] is undefined/.exec(reason)?.[1];
+  const name = undefinedName(reason);
   if (!name) return "";
   if (name === "PASSSTU") return ": the password reaches notebooks only when the workshop sets varpass: true (or ldap: true), as in WoD; add varpass: true to wod.yml";
   if (name === applianceAddressName(w)) return `: ${name} is the address of this workshop's appliance; add an appliance block to wod.yml`;
@@ -80,6 +80,15 @@ function hint(reason: string, w: Workshop): string {
     return `: per-student ports come from appliance.ports (e.g. ports: {http: 14151} gives HTTPPORT, PORT_HTTP and HTTPPORT-${w.folder}); declare the port, or use WODBEPORT for the hub's port`;
   }
   return ": declare it in appliance.produces (a value the appliance's student setup writes) or set it in the stack's wod:variables (see README, \"Notebook variables\")";
+}
+
+/** The variable an "is undefined" reason names: `'X' is undefined`, `'hostvars[h]['X']' is undefined`, `undefined variable X`. */
+function undefinedName(reason: string): string | undefined {
+  const expr = /^'(.+)' is undefined/.exec(reason)?.[1] ?? /undefined variable[: ]+['"]?([A-Za-z_][\w-]*)/i.exec(reason)?.[1];
+  if (!expr) return undefined;
+  const key = /\[\s*['"]([^'"\]]+)['"]\s*\]$/.exec(expr)?.[1];
+  if (key) return key;
+  return /^[A-Za-z_][\w-]*$/.test(expr) ? expr : undefined;
 }
 
 function fileOf(w: Workshop, file: string): string {
