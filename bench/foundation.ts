@@ -26,11 +26,11 @@ export async function benchFoundation(log: (line: string) => void): Promise<void
       studentServers: { enabled: true, allowedRegions: ["fra1"] },
     }, "bench");
     const catalog: Workshop[] = Array.from({ length: max / PER_WORKSHOP }, (_, i) => ({
-      name: `W${i}`, description: "", active: true, capacity: PER_WORKSHOP, priority: 0,
+      name: `W${i}`, title: `W${i}`, description: "", active: true, capacity: PER_WORKSHOP, priority: 0,
       range: { min: i * PER_WORKSHOP + 1, max: (i + 1) * PER_WORKSHOP }, reset: false, ldap: false, monoappliance: false,
       multiappliance: false, replayId: null, varpass: false, compile: false, workshopImg: "", badgeImg: "", beta: false,
       category: [], duration: 4, presenter: "", role: "", avatar: "", replayLink: "", location: "eu", alternateLocation: [],
-      appliance: i % 10 === 0 ? { size: "s", image: "i", ports: { web: 30000 } } : undefined,
+      appliance: i % 10 === 0 ? { machines: { eu: { size: "s", image: "i" } }, produces: [], ports: { web: 30000 } } : undefined,
       folder: `WKSHP-W${i}`, dir: `/catalog/WKSHP-W${i}`, locations: ["eu"], contentHash: `h${i}`,
     }));
     await syncCatalog(db.pool, config, catalog);

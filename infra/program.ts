@@ -1,29 +1,13 @@
 // The stack program as a function: load → decide → declare. `infra/index.ts` runs it under
 // the Pulumi CLI; the reconcile job runs the same steps through the Automation API.
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig, StackConfig } from "./config";
+import { readPulumiConfig, type StackConfig } from "./config";
 import { openDatabase } from "./db/connect";
 import { desiredState } from "./desired/state";
 import { EmptyDatabase, loadInputs } from "./load";
 import { registrationLocations, restrictToPart } from "./desired/part";
 import type { DesiredState } from "./desired/types";
 import { declareStack, type StackSecrets } from "./stack";
-
-/** The `wod:` keys as pulumi.Config holds them (objects arrive as JSON text). */
-export function readPulumiConfig(): StackConfig {
-  const cfg = new pulumi.Config("wod");
-  const raw: Record<string, unknown> = {};
-  for (const key of Object.keys(StackConfig.shape)) {
-    const text = cfg.get(key);
-    if (text === undefined) continue;
-    try {
-      raw[key] = JSON.parse(text);
-    } catch {
-      raw[key] = text;
-    }
-  }
-  return parseStackConfig(raw, `Pulumi.${pulumi.getStack()}.yaml`);
-}
 
 export async function program() {
   const config = readPulumiConfig();

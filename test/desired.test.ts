@@ -13,7 +13,7 @@ const config = stackConfig();
 
 function workshop(name: string, fields: Partial<Workshop> = {}): Workshop {
   return {
-    name, description: "", active: true, capacity: 5, priority: 0, range: { min: 1, max: 10 }, reset: false, ldap: false,
+    name, title: name, description: "", active: true, capacity: 5, priority: 0, range: { min: 1, max: 10 }, reset: false, ldap: false,
     monoappliance: false, multiappliance: false, replayId: null, varpass: false, compile: false, workshopImg: "", badgeImg: "",
     beta: false, category: [], duration: 4, presenter: "", role: "", avatar: "", replayLink: "", location: "eu",
     alternateLocation: [], folder: `WKSHP-${name}`, dir: `/catalog/WKSHP-${name}`, locations: ["eu"], contentHash: `hash-${name}`,
@@ -79,7 +79,7 @@ describe("student accounts", () => {
   });
 
   it("appliance workshops give each student base + (slot - range.min) for every named port", () => {
-    const docker = workshop("Docker", { range: { min: 21, max: 30 }, reset: true, appliance: { size: "s", image: "i", ports: { web: 31000, ssh: 32000 } } });
+    const docker = workshop("Docker", { range: { min: 21, max: 30 }, reset: true, appliance: { machines: { eu: { size: "s", image: "i" } }, produces: [], ports: { web: 31000, ssh: 32000 } } });
     const rs = [21, 24].map((slot) => registration({ workshop: "Docker", slot }, NOW));
     const d = decide([docker], { registrations: rs });
     expect(d.accounts.map((a) => a.ports)).toEqual([{ web: 31000, ssh: 32000 }, { web: 31003, ssh: 32003 }]);
@@ -269,7 +269,7 @@ describe("properties over generated catalogs and rows", () => {
     return specs.map((s, i) => {
       const range = { min: next, max: next + s.size - 1 };
       next = range.max + 1 + (i % 2);
-      return workshop(`W${i}`, { range, capacity: s.size, appliance: s.ports ? { size: "s", image: "i", ports: { web: 30000, ssh: 40000 } } : undefined });
+      return workshop(`W${i}`, { range, capacity: s.size, appliance: s.ports ? { machines: { eu: { size: "s", image: "i" } }, produces: [], ports: { web: 30000, ssh: 40000 } } : undefined });
     });
   });
   const rowsArb = (catalog: Workshop[]) =>

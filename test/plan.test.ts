@@ -47,10 +47,10 @@ describe("npm run plan", () => {
   }, 120_000);
 
   it("a broken catalog from --workshops exits non-zero, names the problem and writes nothing", async () => {
-    const dir = writeCatalog({ "WKSHP-A": { yml: wodYml("A", { location: "dev", capacity: 50 }) } });
+    const dir = writeCatalog({ "WKSHP-A": { yml: wodYml("A", { location: "dev", range: [50, 70] }) } });
     const r = await plan(["--workshops", dir]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/WKSHP-A\/wod\.yml: capacity: capacity 50 is above the range size 10/);
+    expect(r.stderr).toMatch(/WKSHP-A\/wod\.yml: range: range 50-70 is outside the slot pool 1-60 of location dev/);
     expect(fs.existsSync(path.join(r.dataDir, "pg"))).toBe(false);
   }, 120_000);
 

@@ -182,7 +182,7 @@ function decideAppliances(catalog: Workshop[], accounts: DesiredAccount[], locat
       if (!location || (!w.active && students.length === 0)) return [];
       return [{
         workshop: w.name, folder: w.folder, location: l, provider: location.provider, region: location.region,
-        size: w.appliance!.size, image: w.appliance!.image, setup: w.appliance!.setup, studentSetup: w.appliance!.studentSetup,
+        size: w.appliance!.machines[l].size, image: w.appliance!.machines[l].image, setup: w.appliance!.setup, studentSetup: w.appliance!.studentSetup,
         portBases: w.appliance!.ports, reset: w.reset, contentHash: w.contentHash,
         students: students.map((a) => ({ registrationId: a.registrationId, generation: a.generation, slot: a.slot, username: a.username, ports: a.ports })),
       }];

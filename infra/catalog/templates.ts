@@ -1,0 +1,97 @@
+// The plan's render check: every workshop rendered, as the host will render it, for a sample slot at
+// every location hosting it. A template that would fail at activation (an undefined variable, a
+// broken tag, a notebook that is no longer notebook JSON once rendered) is a catalog error now.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { StackConfig } from "../config";
+import { type Catalog, loadCatalog } from "./load";
+import type { CatalogIssue, Workshop } from "./schema";
+import { applianceAddressName, sampleVariables } from "./variables";
+
+/** One problem the renderer found: file relative to the workshop folder, 1-based line (0 or absent: the whole file). */
+export interface RenderProblem {
+  file: string;
+  line?: number;
+  reason: string;
+}
+
+/** components/host/render.js's check: render a folder with these variables, report what fails. */
+export type CheckFolder = (srcDir: string, vars: Record<string, string>) => RenderProblem[];
+
+/** The host renderer, shared with activation so the plan checks exactly what the host will run. */
+export const RENDERER = path.resolve(__dirname, "../../components/host/render.js");
+
+export function loadRenderer(file = RENDERER): CheckFolder {
+  if (!fs.existsSync(file)) throw new Error(`the render check needs the host renderer ${file}, which is missing`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(file) as { checkFolder?: CheckFolder };
+  if (typeof mod.checkFolder !== "function") throw new Error(`${file} does not export checkFolder(srcDir, vars)`);
+  return mod.checkFolder;
+}
+
+/** Renders every workshop of the catalog for a sample slot at each location hosting it; problems become errors. */
+export function checkTemplates(catalog: Pick<Catalog, "workshops">, config: StackConfig, checkFolder: CheckFolder = loadRenderer()): CatalogIssue[] {
+  const issues: CatalogIssue[] = [];
+  const locations = new Map(config.locations.map((l) => [l.name, l]));
+  for (const w of catalog.workshops) {
+    const hosting = w.locations.filter((l) => locations.has(l));
+    const found = new Map<string, { p: RenderProblem; at: string[] }>();
+    for (const name of hosting) {
+      let problems: RenderProblem[];
+      try {
+        problems = checkFolder(w.dir, sampleVariables(w, locations.get(name)!, config));
+      } catch (e) {
+        problems = [{ file: ".", reason: `the render check failed: ${(e as Error).message}` }];
+      }
+      for (const p of problems) {
+        const key = `${p.file}\0${p.line ?? ""}\0${p.reason}`;
+        if (!found.has(key)) found.set(key, { p, at: [] });
+        found.get(key)!.at.push(name);
+      }
+    }
+    for (const { p, at } of found.values()) {
+      const where = at.length < hosting.length ? ` (at location ${at.join(", ")})` : "";
+      issues.push({
+        file: fileOf(w, p.file),
+        field: p.line ? `line ${p.line}` : undefined, // 0: about the whole file
+        message: `${p.reason}${where}${hint(p.reason, w)}`,
+        severity: "error",
+      });
+    }
+  }
+  return issues;
+}
+
+/** loadCatalog, then the render check over the workshops that loaded: everything the plan reports about a catalog. */
+export function loadCheckedCatalog(dir: string, config: StackConfig, checkFolder?: CheckFolder): Catalog {
+  const catalog = loadCatalog(dir, config);
+  catalog.issues.push(...checkTemplates(catalog, config, checkFolder));
+  return catalog;
+}
+
+/** What to do about an undefined variable, in the author's terms. */
+function hint(reason: string, w: Workshop): string {
+  const name = undefinedName(reason);
+  if (!name) return "";
+  if (name === "PASSSTU") return ": the password reaches notebooks only when the workshop sets varpass: true (or ldap: true), as in WoD; add varpass: true to wod.yml";
+  if (name === applianceAddressName(w)) return `: ${name} is the address of this workshop's appliance; add an appliance block to wod.yml`;
+  if (/^IP-WKSHP-/.test(name)) return `: only this workshop's own appliance address (${applianceAddressName(w)}) is available to its notebooks`;
+  if (/^PORT_|PORT\d*(-WKSHP-.+)?$/.test(name)) {
+    return `: per-student ports come from appliance.ports (e.g. ports: {http: 14151} gives HTTPPORT, PORT_HTTP and HTTPPORT-${w.folder}); declare the port, or use WODBEPORT for the hub's port`;
+  }
+  return ": declare it in appliance.produces (a value the appliance's student setup writes) or set it in the stack's wod:variables (see README, \"Notebook variables\")";
+}
+
+/** The variable an "is undefined" reason names: `'X' is undefined`, `'hostvars[h]['X']' is undefined`, `undefined variable X`. */
+function undefinedName(reason: string): string | undefined {
+  const expr = /^'(.+)' is undefined/.exec(reason)?.[1] ?? /undefined variable[: ]+['"]?([A-Za-z_][\w-]*)/i.exec(reason)?.[1];
+  if (!expr) return undefined;
+  const key = /\[\s*['"]([^'"\]]+)['"]\s*\]$/.exec(expr)?.[1];
+  if (key) return key;
+  return /^[A-Za-z_][\w-]*$/.test(expr) ? expr : undefined;
+}
+
+function fileOf(w: Workshop, file: string): string {
+  const inFolder = path.isAbsolute(file) ? path.relative(w.dir, file) : file;
+  return path.join(path.basename(path.dirname(w.dir)), w.folder, inFolder === "." ? "" : inFolder);
+}
