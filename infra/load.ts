@@ -2,7 +2,8 @@
 // catalog check → database migrate and catalog sync → one consistent snapshot.
 import * as path from "node:path";
 import type { StackConfig } from "./config";
-import { type Catalog, hasErrors, loadCatalog } from "./catalog/load";
+import { type Catalog, hasErrors } from "./catalog/load";
+import { loadCheckedCatalog } from "./catalog/templates";
 import { formatIssue } from "./catalog/schema";
 import { syncCatalog } from "./db/catalog-sync";
 import type { Database } from "./db/connect";
@@ -35,7 +36,7 @@ export async function loadInputs(opts: {
 }): Promise<Inputs> {
   const log = opts.log ?? (() => {});
   const dir = path.resolve(ROOT, opts.config.workshopsDir);
-  const catalog = opts.catalog ?? loadCatalog(dir, opts.config);
+  const catalog = opts.catalog ?? loadCheckedCatalog(dir, opts.config);
   log(`catalog: ${catalog.workshops.length} workshops${opts.catalog ? "" : ` from ${dir}`}`);
   if (hasErrors(catalog.issues)) throw new CatalogInvalid(catalog);
   const applied = await migrate(opts.db.pool);

@@ -1,7 +1,7 @@
 // The stack program as a function: load → decide → declare. `infra/index.ts` runs it under
 // the Pulumi CLI; the reconcile job runs the same steps through the Automation API.
 import * as pulumi from "@pulumi/pulumi";
-import { readPulumiConfig, type StackConfig } from "./config";
+import { readPulumiConfig, readSecretVariables, readSshPrivateKey, type StackConfig } from "./config";
 import { openDatabase } from "./db/connect";
 import { desiredState } from "./desired/state";
 import { EmptyDatabase, loadInputs } from "./load";
@@ -36,11 +36,7 @@ export async function program() {
 export function declare(desired: DesiredState, config: StackConfig, secrets?: StackSecrets) {
   const from = config.part?.adminKeysFrom;
   const ids = from ? new pulumi.StackReference(from).getOutput("doAdminKeyIds") : undefined;
-  const wod = new pulumi.Config("wod");
-  const given = secrets ?? {
-    sshPrivateKey: wod.requireSecret("sshPrivateKey"),
-    variables: wod.getSecretObject<Record<string, string>>("variables"),
-  };
+  const given = secrets ?? { sshPrivateKey: readSshPrivateKey(), variables: readSecretVariables() };
   // The Node SDK captures a stack trace for every promise it makes (dozens per resource, all alive
   // while the stack is declared synchronously): half the CPU of a large declaration. Source
   // positions are not affected; errors thrown while declaring still carry their message.

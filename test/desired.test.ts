@@ -31,7 +31,12 @@ describe("student accounts", () => {
     const r = registration({ workshop: "Python", slot: 3 }, NOW);
     const [a] = decide([python], { registrations: [r] }).accounts;
     expect(a).toMatchObject({ registrationId: r.id, username: "student3", uid: 2003, location: "eu", folder: "WKSHP-Python", contentHash: "hash-Python" });
-    expect(a.variables).toMatchObject({ STDID: "3", USERNAME: "student3", HTTPPORT: "8000", WODBEEXTFQDN: "eu.example.org", WODBEURL: "http://eu.example.org:8000", BRANDING: "Workshops-on-Demand" });
+    // WoD's meanings: WORKSHOP is the folder, WODBEPORT the hub port (HTTPPORT is an appliance port, absent here).
+    expect(a.variables).toMatchObject({
+      STDID: "3", USERNAME: "student3", WORKSHOP: "WKSHP-Python", WODBEPORT: "8000", WODBEEXTFQDN: "eu.example.org",
+      WODBEURL: "http://eu.example.org:8000", BRANDING: "Workshops-on-Demand", MODEWS: "WKSHP",
+    });
+    expect(a.variables.HTTPPORT).toBeUndefined();
     expect(JSON.stringify(a)).not.toMatch(/PASSSTU/); // the password is never part of the decision
   });
 

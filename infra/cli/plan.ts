@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, readStackFile } from "../config";
 import { runCommand } from "./exit";
-import { hasErrors, loadCatalog } from "../catalog/load";
+import { hasErrors } from "../catalog/load";
+import { loadCheckedCatalog } from "../catalog/templates";
 import { formatIssue } from "../catalog/schema";
 import { openDatabase } from "../db/connect";
 import { seedDemo } from "../db/seed";
@@ -39,7 +40,7 @@ async function main(): Promise<number> {
   const workshopsDir = args.workshops ? path.resolve(args.workshops) : undefined;
 
   // Check the catalog before touching any database: a broken catalog writes nothing.
-  const checked = loadCatalog(path.resolve(ROOT, workshopsDir ?? config.workshopsDir), config);
+  const checked = loadCheckedCatalog(path.resolve(ROOT, workshopsDir ?? config.workshopsDir), config);
   for (const issue of checked.issues) console.error(formatIssue(issue));
   if (hasErrors(checked.issues)) {
     const n = checked.issues.filter((i) => i.severity === "error").length;

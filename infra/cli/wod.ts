@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, readStackFile } from "../config";
 import { runCommand } from "./exit";
-import { hasErrors, loadCatalog } from "../catalog/load";
+import { hasErrors } from "../catalog/load";
+import { loadCheckedCatalog } from "../catalog/templates";
 import { formatIssue } from "../catalog/schema";
 import { syncCatalog } from "../db/catalog-sync";
 import { openDatabase } from "../db/connect";
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
   try {
     await migrate(db.pool);
     // Registrations need the current catalog; a broken catalog is reported, never synced.
-    const catalog = loadCatalog(path.resolve(ROOT, config.workshopsDir), config);
+    const catalog = loadCheckedCatalog(path.resolve(ROOT, config.workshopsDir), config);
     if (hasErrors(catalog.issues)) catalog.issues.forEach((i) => console.error(formatIssue(i)));
     else await syncCatalog(db.pool, config, catalog.workshops);
 

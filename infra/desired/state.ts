@@ -1,9 +1,10 @@
 // The decision: (catalog, database snapshot, stack config, now) → what the stack should contain.
 // Pure: no I/O, no clock. Every rule users rely on lives here and in the helpers it calls.
-import { hubUrl, type LocationConfig, type StackConfig } from "../config";
+import type { LocationConfig, StackConfig } from "../config";
 import type { Workshop } from "../catalog/schema";
 import type { LearnerRow, RegistrationRow, Snapshot, StudentServerRow } from "../db/snapshot";
 import { cohortName, shardOf } from "../names";
+import { slotVariables } from "../catalog/variables";
 import { checkSshKey } from "./ssh-key";
 import type {
   DesiredAccount, DesiredAppliance, DesiredBackend, DesiredCohort, DesiredContent, DesiredState, DesiredStudentServer, Rejection,
@@ -90,13 +91,9 @@ function decideAccounts(
       startsAt: r.startsAt.toISOString(), endsAt: r.endsAt.toISOString(),
       phase: r.endsAt.getTime() - now.getTime() <= config.warningMinutes * 60_000 ? "ending" : "active",
       contentHash: w.contentHash,
-      variables: {
-        STDID: String(r.slot), USERNAME: username, WORKSHOP: w.name, BRANDING: config.branding,
-        DURATION: String(w.duration), HTTPPORT: String(location.hubPort),
-        // Without an fqdn the StudentAccount fills these from its backend's address.
-        ...(location.fqdn ? { WODBEEXTFQDN: location.fqdn, WODBEURL: hubUrl(location) } : {}),
-        ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [`PORT_${name.toUpperCase()}`, String(port)])),
-      },
+      // Without an fqdn, the hub address, the appliance's address and what its student setup
+      // produced are known only at apply time: the cohort adds them (components/studentCohort.ts).
+      variables: slotVariables({ workshop: w, location, slot: r.slot, config }),
       ports, reset: w.reset,
     });
   }

@@ -20,7 +20,7 @@ const NOW = new Date();
 const HOUR = 3_600_000;
 
 const workshop = (fields: Partial<Workshop> = {}): Workshop => ({
-  name: "Sample", description: "", active: true, capacity: 5, priority: 0, range: { min: 1, max: 5 }, reset: false, ldap: false,
+  name: "Sample", title: "A sample workshop", description: "", active: true, capacity: 5, priority: 0, range: { min: 1, max: 5 }, reset: false, ldap: false,
   monoappliance: false, multiappliance: false, replayId: null, varpass: true, compile: false, workshopImg: "", badgeImg: "",
   beta: false, category: [], duration: 4, presenter: "", role: "", avatar: "", replayLink: "", location: "lab", alternateLocation: [],
   folder: "WKSHP-Sample", dir: join(fixtures, "WKSHP-Sample"), locations: ["lab"], contentHash: hashFolder(join(fixtures, "WKSHP-Sample")),
