@@ -166,6 +166,18 @@ export class Browser {
     throw new Error(`too many redirects: ${this.trail.join(" -> ")}`);
   }
 
+  /** A JSON POST to the hub's API with this browser's session (cookies and the _xsrf header), as its pages make. */
+  async api(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+    const url = new URL(path, this.base);
+    // JupyterHub 3 accepts a cookie-authenticated API call only from its own pages (Referer).
+    const headers: Record<string, string> = { cookie: this.cookieHeader(url.pathname), "content-type": "application/json", referer: new URL("/hub/token", this.base).href };
+    const xsrf = this.cookie("_xsrf");
+    if (xsrf) headers["x-xsrftoken"] = xsrf;
+    const res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : null };
+  }
+
   /** JupyterHub 3's login form: GET it for the _xsrf token, then POST the credentials. */
   async login(username: string, password: string) {
     const page = await this.request("/hub/login");
