@@ -24,6 +24,8 @@ export interface Applied {
   ran: string[];
   /** Passwords by registration, as the credentials output holds them. */
   credentials: Record<string, string>;
+  /** Each cohort's sync as declared: its command line and stdin, to replay or interrupt by hand. */
+  syncs: Record<string, { line: string; stdin: string }>;
 }
 
 export class HostApplier {
@@ -63,10 +65,14 @@ export class HostApplier {
       this.applied.set(r.name, { r, stdout });
     }
     const results: Record<string, CohortResults> = {};
-    for (const [name, { stdout }] of this.applied) {
-      if (name.endsWith("-sync") && stdout) results[name.slice(0, -"-sync".length)] = JSON.parse(stdout.trim().split("\n").pop()!);
+    const syncs: Applied["syncs"] = {};
+    for (const [name, { r, stdout }] of this.applied) {
+      if (!name.endsWith("-sync")) continue;
+      const cohort = name.slice(0, -"-sync".length);
+      syncs[cohort] = { line: r.inputs.create as string, stdin: plain(r.inputs.stdin) as string };
+      if (stdout) results[cohort] = JSON.parse(stdout.trim().split("\n").pop()!);
     }
-    return { results, ran, credentials };
+    return { results, ran, credentials, syncs };
   }
 
   private async exec(r: Registered, line: string, ran: string[]): Promise<string> {

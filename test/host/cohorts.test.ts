@@ -115,3 +115,90 @@ EOF`);
     expect((await hubApi(host, token, "/users/student2")).status).toBe(404);
   }, 600_000);
 });
+
+describe("interrupted and repeated syncs", () => {
+  it("an activation killed half-way is redone from scratch by the next sync", async () => {
+    const applied = await apply([live("102", 3), live("103", 4)]);
+    const { line, stdin } = applied.syncs["lab-WKSHP-Sample-s0"];
+    // Slot 4 again from scratch: a new generation, killed once its state says "activating".
+    const again = JSON.parse(stdin);
+    again.slots["4"].generation = 2;
+    const killed = await host.ssh(
+      `setsid ${line} <&0 >/dev/null 2>&1 & pid=$!
+       until grep -qs '"generation":2.*"status":"activating"' /var/lib/wod/slots/student4.json; do sleep 0.01; done
+       kill -KILL -- -$pid; wait $pid; echo "exit $?"`,
+      { input: JSON.stringify(again) },
+    );
+    expect(killed.stdout.trim()).toBe("exit 137");
+    expect((await host.sh("passwd -S student4")).split(" ")[1]).toBe("L"); // never live while half-built
+    const redone = await host.ssh(line, { input: JSON.stringify(again) });
+    expect(redone.code, redone.stderr).toBe(0);
+    expect(JSON.parse(redone.stdout).slots["4"]).toMatchObject({ registration: "103", generation: 2, status: "active" });
+    const readme = JSON.parse(await host.sh("cat /student/student4/WKSHP-Sample/0-ReadMeFirst.ipynb"));
+    expect(cellText(readme.cells[0])).toContain("You are student 4");
+    expect((await new Browser(host.hubUrl).login("student4", applied.credentials["103"])).status).toBe(200);
+  }, 600_000);
+
+  it("a release killed after its archive resumes without archiving the wiped home over it", async () => {
+    const applied = await apply([live("102", 3), live("103", 4, { generation: 2 })]);
+    const { line, stdin } = applied.syncs["lab-WKSHP-Sample-s0"];
+    const without4 = JSON.parse(stdin);
+    delete without4.slots["4"];
+    const state = JSON.parse(await host.sh("cat /var/lib/wod/slots/student4.json"));
+    const killed = await host.ssh(
+      `setsid ${line} <&0 >/dev/null 2>&1 & pid=$!
+       until [ -e /var/lib/wod/released/${state.activation}.json.partial ]; do sleep 0.005; done
+       kill -KILL -- -$pid; wait $pid; echo "exit $?"`,
+      { input: JSON.stringify(without4) },
+    );
+    expect(killed.stdout.trim()).toBe("exit 137");
+    const archive = await host.sh(`sha256sum /var/lib/wod/archive/${state.activation}.tar.gz`);
+    const resumed = await host.ssh(line, { input: JSON.stringify(without4) });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).released.map((r: { activation: string }) => r.activation)).toEqual([state.activation]);
+    expect(await host.sh(`sha256sum /var/lib/wod/archive/${state.activation}.tar.gz`)).toBe(archive);
+    expect((await host.sh(`tar -tzf /var/lib/wod/archive/${state.activation}.tar.gz`)).split("\n")).toContain("student4/WKSHP-Sample/0-ReadMeFirst.ipynb");
+    expect((await host.sh("passwd -S student4")).split(" ")[1]).toBe("L");
+  }, 600_000);
+
+  it("never shows a password or the hub token in process lists, environments, logs or files other than their own", async () => {
+    await host.sh(`rm -f /root/stop-watch; nohup bash -c 'end=$((SECONDS + 120))
+      while ((SECONDS < end)) && [ ! -e /root/stop-watch ]; do
+        ps -eo args; cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n"
+      done' >/root/watch.log 2>&1 </dev/null &`);
+    const applied = await apply([live("102", 3), live("104", 5)]);
+    await apply([live("102", 3)], [{ id: "104", workshop: "Sample", location: "lab", slot: 5, status: "cancelled", generation: 1, releaseAttempts: 0 }]);
+    await host.sh("touch /root/stop-watch; sleep 0.5");
+    const watched = await host.sh("cat /root/watch.log");
+    expect(watched).toContain("sync-cohort.py --cohort lab-WKSHP-Sample-s0"); // the sampler did see the syncs
+    const token = (await host.sh("cat /etc/wod/hub-token")).trim();
+    const secrets = [applied.credentials["104"], token];
+    for (const s of secrets) expect(watched).not.toContain(s);
+    // grep takes the secrets on stdin (-f -), so the search itself does not leak them.
+    const leaks = await host.ssh(
+      "grep -rlaF -f - /var/log /root /etc /tmp /run /var/lib/wod/slots /var/lib/wod/released --exclude=hub-token --exclude=watch.log",
+      { input: secrets.join("\n") + "\n" },
+    );
+    expect(leaks.stdout).toBe("");
+    expect(leaks.code).toBe(1); // searched and found nothing
+  }, 600_000);
+});
+
+describe("through sudo, as a non-root SSH user", () => {
+  it("the components' commands run the same through `sudo -n sh -c` for an sshUser that is not root", async () => {
+    const key = readFileSync(join(host.dir, "key.pub"), "utf8");
+    await host.sh(`id wodadmin >/dev/null 2>&1 || useradd -m -s /bin/bash wodadmin
+      install -d -m 700 -o wodadmin -g wodadmin ~wodadmin/.ssh
+      cat > ~wodadmin/.ssh/authorized_keys && chown wodadmin: ~wodadmin/.ssh/authorized_keys
+      echo 'wodadmin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/wodadmin`, key);
+    const sudoConfig = parseStackConfig({
+      locations: [{ name: "lab", provider: "existing", host: host.addr, sshUser: "wodadmin", slotPool: { min: 1, max: 5 } }],
+      adminCidrs: ["10.231.0.0/16"],
+    }, "host-test-sudo");
+    const viaSudo = new HostApplier(host);
+    const applied = await viaSudo.apply([workshop()], snapshot([live("102", 3), live("105", 1)]), sudoConfig);
+    expect(applied.ran.filter((l) => !l.startsWith("copy ")).every((l) => l.startsWith("sudo -n sh -c "))).toBe(true);
+    expect(applied.results["lab-WKSHP-Sample-s0"].slots["1"]).toMatchObject({ registration: "105", status: "active" });
+    expect((await new Browser(host.hubUrl).login("student1", applied.credentials["105"])).status).toBe(200);
+  }, 900_000);
+});
