@@ -20,7 +20,7 @@ const bootstrapAsComponent = (secret: string) =>
   );
 
 /** Polls probe until ok(value) or the deadline; fails with the last value seen. */
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let error: unknown;

@@ -30,8 +30,9 @@ cgroup_pids() { # every process in the host's cgroups
 
 down() {
   [[ -f $dir/env ]] && source "$dir/env"
-  if [[ ${INIT:-} == systemd ]]; then down_systemd; fi
-  if [[ -f $dir/pid ]]; then
+  if [[ ${INIT:-} == systemd ]]; then
+    down_systemd
+  elif [[ -f $dir/pid ]]; then
     local pid; pid=$(<"$dir/pid")
     # Killing unshare kills the namespace's init (--kill-child), hence every process in it.
     kill -KILL "$pid" 2>/dev/null || true # unshare --fork ignores SIGTERM
@@ -45,7 +46,7 @@ down() {
 # A systemd host powers off (nspawn turns SIGTERM into a clean shutdown, about a second); what
 # is still running after the deadline is killed through its cgroups, which are then removed.
 down_systemd() {
-  local cg=$NETNS pids _
+  local cg=${NETNS:?} pids m _
   touch "$dir/stopping" # boot.sh boots no more
   pids=$(cgroup_pids "$cg/supervisor")
   [[ -n $pids ]] && kill -TERM $pids 2>/dev/null || true
@@ -119,9 +120,10 @@ if [[ $init == systemd ]]; then
   fi
   cat >"$dir/boot.sh" <<'EOF'
 # Boots the test host with systemd as its init under systemd-nspawn (own mount, pid, uts, ipc
-# namespaces; the network namespace made below), from the host's own cgroups. This machine's
-# init need not be systemd: no registration with machined, no scope unit. A reboot inside the
-# host (nspawn exits 133) boots it again, as systemd-nspawn@.service does, until down().
+# namespaces, in the network namespace testhost.sh made), from the host's own cgroups. This
+# machine's init need not be systemd: no registration with machined, no scope unit. A reboot
+# inside the host (nspawn exits 133) boots it again, as systemd-nspawn@.service does, until
+# down() leaves DIR/stopping.
 set -u
 dir=$1 root=$2 netns=$3
 shift 3

@@ -71,7 +71,10 @@ export async function startTestHost({ hubPort = 8000, systemd = false }: TestHos
   if (process.getuid?.() !== 0) throw new Error("host tests need root (namespaces, chroot)");
   const dir = mkdtempSync(join(tmpdir(), "wodth."));
   const up = await run("bash", [join(here, "testhost.sh"), "up", dir, ...(systemd ? ["--systemd"] : [])]);
-  if (up.code !== 0) throw new Error(`test host did not start:\n${up.stderr}`);
+  if (up.code !== 0) {
+    await run("bash", [join(here, "testhost.sh"), "down", dir]); // what did start, stopped
+    throw new Error(`test host did not start:\n${up.stderr}`);
+  }
   const env = Object.fromEntries(
     readFileSync(join(dir, "env"), "utf8").trim().split("\n").map((l) => l.split("=") as [string, string]),
   );
