@@ -159,6 +159,13 @@ db.commit()' "$db"
 }
 hub_cmd=(jupyterhub -f "$WOD_ETC/jupyterhub_config.py")
 if [[ -d /run/systemd/system ]]; then
+  # Debian's jupyterhub package enables and starts its own hub (jupyterhub.service) on the same
+  # ports (8000, 8081, proxy API 8001): ours could never start beside it, and `wait-hub` would
+  # be answered by the wrong hub. It never runs on a backend.
+  systemctl mask -q --now jupyterhub.service
+  # KillMode=process: stopping the hub (config or token change) stops only the hub (it stops
+  # its proxy itself); learners' servers live in this unit's cgroup too and, as
+  # cleanup_servers = False promises, keep running (jupyterhub/jupyterhub#1156).
   cat <<EOF | write_atomic /etc/systemd/system/wod-jupyterhub.service
 [Unit]
 Description=JupyterHub for Workshops-on-Demand
@@ -170,6 +177,7 @@ ExecStart=/usr/bin/${hub_cmd[*]}
 StandardOutput=append:/var/log/jupyterhub.log
 StandardError=inherit
 LimitNOFILE=65535
+KillMode=process
 Restart=always
 
 [Install]
@@ -181,6 +189,15 @@ EOF
   if ((token_changed)); then forget_old_tokens; fi
   systemctl start wod-jupyterhub
   systemctl reload-or-restart fail2ban
+  # A (re)start returns before fail2ban has read its jails, and one jail it cannot start stops
+  # it altogether: wait for the hub's jail rather than report a backend without fail2ban.
+  for _ in $(seq 1 150); do
+    fail2ban-client status wod-jupyterhub >/dev/null 2>&1 && break
+    case $(systemctl is-active fail2ban || true) in failed | inactive) break ;; esac
+    sleep 0.2
+  done
+  fail2ban-client status wod-jupyterhub >/dev/null 2>&1 \
+    || { journalctl -u fail2ban -n 20 --no-pager >&2 || true; die "fail2ban did not start"; }
 else
   pidfile=/run/wod-jupyterhub.pid
   running() { [[ -f $pidfile ]] && kill -0 "$(<"$pidfile")" 2>/dev/null; }

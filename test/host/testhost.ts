@@ -60,11 +60,21 @@ export function sshOptions(dir: string, key: string, multiplex = true): string[]
   ];
 }
 
-export async function startTestHost(hubPort = 8000): Promise<TestHost> {
+export interface TestHostOptions {
+  /** The port the hub is served on (hubUrl). */
+  hubPort?: number;
+  /** Boot with systemd as init (systemd-nspawn), like a droplet, instead of sshd under tini. */
+  systemd?: boolean;
+}
+
+export async function startTestHost({ hubPort = 8000, systemd = false }: TestHostOptions = {}): Promise<TestHost> {
   if (process.getuid?.() !== 0) throw new Error("host tests need root (namespaces, chroot)");
   const dir = mkdtempSync(join(tmpdir(), "wodth."));
-  const up = await run("bash", [join(here, "testhost.sh"), "up", dir]);
-  if (up.code !== 0) throw new Error(`test host did not start:\n${up.stderr}`);
+  const up = await run("bash", [join(here, "testhost.sh"), "up", dir, ...(systemd ? ["--systemd"] : [])]);
+  if (up.code !== 0) {
+    await run("bash", [join(here, "testhost.sh"), "down", dir]); // what did start, stopped
+    throw new Error(`test host did not start:\n${up.stderr}`);
+  }
   const env = Object.fromEntries(
     readFileSync(join(dir, "env"), "utf8").trim().split("\n").map((l) => l.split("=") as [string, string]),
   );
