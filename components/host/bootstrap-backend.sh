@@ -23,10 +23,14 @@ token=$(read_secret)
 ((${#token} >= 8)) || die "the hub token must be at least 8 characters (JupyterHub refuses shorter ones)"
 
 # --- packages (a ready image skips this) ---
-if ! command -v jupyterhub-singleuser >/dev/null || ! python3 -c 'import jinja2' 2>/dev/null \
-  || ! command -v fail2ban-client >/dev/null; then
+# jupyterhub brings Node.js (its proxy), which renders workshops (render.js); fail2ban reads
+# the journal through python3-systemd on systemd hosts.
+packages=(jupyterhub fail2ban acl curl)
+[[ -d /run/systemd/system ]] && packages+=(python3-systemd)
+if ! command -v jupyterhub-singleuser >/dev/null || ! command -v node >/dev/null || ! command -v fail2ban-client >/dev/null \
+  || { [[ -d /run/systemd/system ]] && ! python3 -c 'import systemd.journal' 2>/dev/null; }; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jupyterhub python3-jinja2 fail2ban acl curl
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
 fi
 
 # --- state, token, hub configuration ---
