@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import type { DesiredAppliance, DesiredContent } from "../infra/desired/types";
 import { declareMachine } from "./machine";
 import { learnerPassword } from "./passwords";
-import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hashFolder, hostScript, shellQuote, timeLimited } from "./remote";
+import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hostScript, shellQuote, timeLimited } from "./remote";
 import { SYNC_SECONDS, parseResults } from "./studentCohort";
 import { WorkshopContent } from "./workshopContent";
 
@@ -100,10 +100,10 @@ export class Appliance extends pulumi.ComponentResource {
       connection = connectionTo(created.address, args.sshUser, args.sshPrivateKey);
       const scripts = copyFolder(
         `${name}-bin`,
-        { localDir: args.hostDir, remoteDir: BIN_DIR, connection, sshUser: args.sshUser, removeOnDelete: false, triggers: [created.id, hashFolder(args.hostDir)] },
+        { localDir: args.hostDir, remoteDir: BIN_DIR, connection, sshUser: args.sshUser, removeOnDelete: false, triggers: [created.id], machine: created.resource },
         this,
       );
-      const content = new WorkshopContent(`${name}-content`, { content: args.content, connection, sshUser: args.sshUser, after: scripts }, { parent: this });
+      const content = new WorkshopContent(`${name}-content`, { content: args.content, connection, sshUser: args.sshUser, after: scripts, machine: created.resource }, { parent: this });
       remoteDir = content.remoteDir;
       ready = [content];
       machineId = created.id;
@@ -112,8 +112,8 @@ export class Appliance extends pulumi.ComponentResource {
       // Runs once per machine; new content (a new folder) changes `create` and runs it again.
       const setup = new command.remote.Command(
         `${name}-setup`,
-        { connection, create: asRoot(args.sshUser, `cd ${shellQuote(remoteDir)} && bash ./${shellQuote(ap.setup)}`), triggers: [machineId] },
-        { parent: this, dependsOn: ready },
+        { connection, create: asRoot(args.sshUser, timeLimited(SYNC_SECONDS, `sh -c ${shellQuote(`cd ${shellQuote(remoteDir)} && bash ./${shellQuote(ap.setup)}`)}`)), triggers: [machineId] },
+        { parent: this, dependsOn: ready, deletedWith: machine },
       );
       ready = [setup];
     }
@@ -132,7 +132,8 @@ export class Appliance extends pulumi.ComponentResource {
       const line = (extra: string[]) => asRoot(args.sshUser, timeLimited(SYNC_SECONDS, hostScript("sync-appliance.py", [...flags, ...extra])));
       const students = new command.remote.Command(
         `${name}-students`,
-        { connection, create: line([]), update: line([]), delete: line(["--release-all"]), stdin, logging: "stderr" },
+        // The author's script may print what it handles (tokens, passwords): nothing of it is logged.
+        { connection, create: line([]), update: line([]), delete: line(["--release-all"]), stdin, logging: "none" },
         {
           parent: this, dependsOn: ready, deletedWith: machine,
           // The student script's values (tokens) are secrets.

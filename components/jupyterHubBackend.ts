@@ -6,7 +6,10 @@ import * as random from "@pulumi/random";
 import type { DesiredBackend } from "../infra/desired/types";
 import { hubUrl } from "../infra/config";
 import { declareMachine } from "./machine";
-import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hashFolder, hostScript } from "./remote";
+import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hashFolder, hostScript, shellQuote, timeLimited } from "./remote";
+
+/** A bootstrap installs packages on a fresh machine: it may take a while, never forever. */
+const BOOTSTRAP_SECONDS = 1800;
 
 export const JUPYTERHUB_BACKEND = "wod:index:JupyterHubBackend";
 
@@ -74,7 +77,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
     const scriptsHash = hashFolder(args.hostDir);
     const scripts = copyFolder(
       `${name}-bin`,
-      { localDir: args.hostDir, remoteDir: BIN_DIR, connection: this.connection, sshUser: b.sshUser, removeOnDelete: false, triggers: [machine.id] },
+      { localDir: args.hostDir, remoteDir: BIN_DIR, connection: this.connection, sshUser: b.sshUser, removeOnDelete: false, triggers: [machine.id], machine: machine.resource },
       this,
     );
     // The hub's API token for the platform's `wod` service; it reaches the host on stdin only.
@@ -87,12 +90,12 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
       `${name}-bootstrap`,
       {
         connection: this.connection,
-        create: asRoot(b.sshUser, bootstrap),
+        create: asRoot(b.sshUser, timeLimited(BOOTSTRAP_SECONDS, `sh -c ${shellQuote(bootstrap)}`)),
         stdin: pulumi.secret(hubToken.result),
         // A new machine or new scripts run the (idempotent) bootstrap again; a new pool changes `create`.
         triggers: [machine.id, scriptsHash],
       },
-      { parent: this, dependsOn: scripts },
+      { parent: this, dependsOn: scripts, deletedWith: machine.resource, customTimeouts: { create: `${BOOTSTRAP_SECONDS + 120}s`, update: `${BOOTSTRAP_SECONDS + 120}s` } },
     );
 
     this.registerOutputs({ address: this.address, hubUrl: this.hubUrl, connection: this.connection });

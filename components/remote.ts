@@ -83,42 +83,40 @@ export interface CopyFolderArgs {
   removeOnDelete: boolean;
   /** Values whose change forces the folder to be made again (e.g. the machine id). */
   triggers?: pulumi.Input<unknown>[];
+  /** The machine the folder is on: the copy goes with it, without running anything there. */
+  machine?: pulumi.Resource;
 }
 
 /**
- * Copies a folder: one command making the directories, then one CopyFile per file.
- * @pulumi/command 4.5.0 (npm's `latest` tag) has no CopyToRemote; with @pulumi/command ^1.2 this
- * becomes one `CopyToRemote` of a `FileArchive` and nothing else changes.
+ * Copies a folder as two resources whatever its size: a command that makes the target folder (and
+ * hands it to the SSH user, who uploads over SFTP) and one CopyToRemote of the folder. The source
+ * ends with "/", so its contents land in remoteDir whether or not remoteDir already exists
+ * (pulumi-command v1.2.1 provider/pkg/provider/remote/copyController.go, sftpCopy: "dir/ →
+ * dest/x for x in dir"). The folder's hash is a trigger: an edit copies it again.
  */
 export function copyFolder(name: string, args: CopyFolderArgs, parent: pulumi.Resource, after: pulumi.Input<pulumi.Resource>[] = []): pulumi.Resource[] {
-  const files = listFiles(args.localDir);
-  const dirs = [...new Set(files.map((f) => path.posix.dirname(f)).filter((d) => d !== "."))].map((d) => `${args.remoteDir}/${d}`);
-  const all = [args.remoteDir, ...dirs].map(shellQuote).join(" ");
+  const dir = shellQuote(args.remoteDir);
   const mkdir = new command.remote.Command(
     `${name}-dirs`,
     {
       connection: args.connection,
-      create: asRoot(args.sshUser, `mkdir -p ${all} && chown ${shellQuote(args.sshUser)} ${all}`),
-      delete: args.removeOnDelete ? asRoot(args.sshUser, `rm -rf ${shellQuote(args.remoteDir)}`) : undefined,
+      create: asRoot(args.sshUser, timeLimited(120, `sh -c ${shellQuote(`mkdir -p ${dir} && chown -R ${shellQuote(args.sshUser)} ${dir}`)}`)),
+      delete: args.removeOnDelete ? asRoot(args.sshUser, timeLimited(600, `rm -rf ${dir}`)) : undefined,
       triggers: args.triggers,
     },
-    { parent, dependsOn: after },
+    { parent, dependsOn: after, deletedWith: args.machine },
   );
-  const copies = files.map(
-    (f) =>
-      new command.remote.CopyFile(
-        `${name}-${f}`,
-        {
-          connection: args.connection,
-          localPath: path.join(args.localDir, f),
-          remotePath: `${args.remoteDir}/${f}`,
-          // CopyFile does not look at the bytes: the file's hash makes an edit copy it again.
-          triggers: [sha256(fs.readFileSync(path.join(args.localDir, f)))],
-        },
-        { parent, dependsOn: [mkdir] },
-      ),
+  const copy = new command.remote.CopyToRemote(
+    `${name}-copy`,
+    {
+      connection: args.connection,
+      source: new pulumi.asset.FileArchive(`${args.localDir.replace(/\/+$/, "")}/`),
+      remotePath: args.remoteDir,
+      triggers: [hashFolder(args.localDir)],
+    },
+    { parent, dependsOn: [mkdir], deletedWith: args.machine },
   );
-  return [mkdir, ...copies];
+  return [mkdir, copy];
 }
 
 /** A DigitalOcean tag: lower-case letters, digits, `:`, `_` and `-` only. */

@@ -17,6 +17,8 @@ export interface WorkshopContentArgs {
   sshUser: string;
   /** Resources to wait for before copying (the machine's bootstrap). */
   after?: pulumi.Input<pulumi.Resource>[];
+  /** The machine it is copied to: the copy goes with it. */
+  machine?: pulumi.Resource;
 }
 
 /** Where a workshop's content lives on a machine. */
@@ -50,6 +52,7 @@ export class WorkshopContent extends pulumi.ComponentResource {
         removeOnDelete: true,
         // A new hash is a new folder: replace (create the new one, delete the old one last).
         triggers: [c.contentHash],
+        machine: args.machine,
       },
       this,
       args.after,

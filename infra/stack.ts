@@ -107,7 +107,7 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
   const contents = new Map<string, WorkshopContent>();
   for (const c of desired.contents) {
     const { backend, spec } = backendOf(c.location, `contents[${c.folder}]`);
-    contents.set(`${c.workshop}@${c.location}`, new WorkshopContent(`${c.location}-${c.folder}`, { content: c, connection: backend.connection, sshUser: spec.sshUser, after: [backend.ready] }));
+    contents.set(`${c.workshop}@${c.location}`, new WorkshopContent(`${c.location}-${c.folder}`, { content: c, connection: backend.connection, sshUser: spec.sshUser, after: [backend.ready], machine: backend.machine }));
   }
   const contentOf = (workshop: string, location: string, contentHash: string, what: string) => {
     const content = contents.get(`${workshop}@${location}`);

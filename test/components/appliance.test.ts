@@ -73,9 +73,9 @@ describe("Appliance", () => {
   it("ships the workshop to the appliance and runs its setup script there once", async () => {
     const resources = await run(dockerWorkshop());
     const setup = byType(resources, T.command).find((c) => c.name === "eu-WKSHP-Docker-setup")!;
-    expect(setup.inputs.create).toBe("cd /opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3 && bash ./appliance/setup.sh");
-    const copied = byType(resources, T.copyFile).filter((c) => c.name.startsWith("eu-WKSHP-Docker-content-")).map((c) => c.inputs.remotePath);
-    expect(copied).toContain("/opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3/appliance/student.sh");
+    expect(setup.inputs.create).toBe("timeout --kill-after=60 1530 sh -c 'cd /opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3 && bash ./appliance/setup.sh'");
+    const copy = byType(resources, T.copyToRemote).find((c) => c.name === "eu-WKSHP-Docker-content-copy")!;
+    expect(copy.inputs.remotePath).toBe("/opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3");
   });
 
   it("at an existing location runs on the backend host: no machine is created", async () => {

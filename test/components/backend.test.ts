@@ -1,5 +1,6 @@
+import { hashFolder } from "../../components/remote";
 import { beforeAll, describe, expect, it } from "vitest";
-import { T, byType, installMocks, isSecretValue, plain, settle, valueOf } from "./mocks";
+import { T, archivePath, byType, installMocks, isSecretValue, plain, settle, valueOf } from "./mocks";
 import { ADMIN_CIDR, HOST_DIR, config, desired } from "./fixtures";
 
 const mocks = installMocks();
@@ -43,16 +44,22 @@ describe("JupyterHubBackend on DigitalOcean", () => {
 
   it("copies the host scripts to /opt/wod/bin and bootstraps with the slot pool, token on stdin only", async () => {
     const { resources } = await run();
-    const copies = byType(resources, T.copyFile).map((r) => r.inputs.remotePath);
-    expect(copies.sort()).toEqual(["README.md", "bootstrap-backend.sh", "install-login-monitor.sh", "lib.sh", "record-ssh-login.sh"].map((f) => `/opt/wod/bin/${f}`));
+    // One copy of the whole folder, its contents into /opt/wod/bin (the trailing slash), again when a script changes.
+    const [copy] = byType(resources, T.copyToRemote);
+    expect(copy.inputs).toMatchObject({ remotePath: "/opt/wod/bin", triggers: [hashFolder(HOST_DIR)] });
+    expect(await archivePath(copy)).toBe(`${HOST_DIR}/`);
     const bootstrap = byType(resources, T.command).find((c) => c.name === "eu-bootstrap")!;
-    expect(bootstrap.inputs.create).toBe("chmod 0755 /opt/wod/bin/*.sh && bash /opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 100 --uid-offset 2000 --hub-port 8000");
+    expect(bootstrap.inputs.create).toBe(
+      "timeout --kill-after=60 1830 sh -c 'chmod 0755 /opt/wod/bin/*.sh && bash /opt/wod/bin/bootstrap-backend.sh --slot-min 1 --slot-max 100 --uid-offset 2000 --hub-port 8000'",
+    );
+    // A command on a machine that is gone is not run: it goes with the droplet.
+    const [droplet] = byType(resources, T.droplet);
+    for (const r of [bootstrap, copy]) expect(r.options.deletedWith).toContain(`::${droplet.name}`);
     expect(isSecretValue(bootstrap.inputs.stdin)).toBe(true);
     const token = plain(bootstrap.inputs.stdin) as string;
     expect(token).toMatch(/^pw-eu-hub-token/);
     expect(JSON.stringify(plain(bootstrap.inputs.create))).not.toContain(token);
     expect(isSecretValue(bootstrap.inputs.connection)).toBe(true);
-    const [droplet] = byType(resources, T.droplet);
     expect(plain(bootstrap.inputs.connection)).toMatchObject({ host: droplet.state.ipv4Address, user: "root", privateKey: "PRIVATE-KEY-TEXT" });
   });
 
@@ -91,7 +98,7 @@ describe("JupyterHubBackend on an existing machine", () => {
     for (const type of [T.droplet, T.instance, T.doFirewall, T.securityGroup, T.sshKey]) expect(byType(resources, type)).toEqual([]);
     const bootstrap = byType(resources, T.command).find((c) => c.name === "lab-bootstrap")!;
     expect(plain(bootstrap.inputs.connection)).toMatchObject({ host: "10.1.2.3", user: "wod" });
-    expect(bootstrap.inputs.create).toMatch(/^sudo -n sh -c '.*--hub-port 8443'$/);
+    expect(bootstrap.inputs.create).toMatch(/^sudo -n sh -c 'timeout .*--hub-port 8443.*'$/);
     expect(await valueOf(outputs.backends.lab.hubUrl)).toBe("http://10.1.2.3:8443");
   });
 });

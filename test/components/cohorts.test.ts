@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Registered, T, byType, installMocks, isSecretValue, plain, settle, valueOf } from "./mocks";
+import { Registered, T, archivePath, byType, installMocks, isSecretValue, plain, settle, valueOf } from "./mocks";
 import { HASH, HOST_DIR, account, config, content, desired, twoWorkshops } from "./fixtures";
 import type { DesiredState } from "../../infra/desired/types";
 import { learnerPassword } from "../../components/passwords";
@@ -110,8 +110,7 @@ describe("StudentCohort", () => {
     expect(changed).toEqual([
       "command:remote:Command::eu-WKSHP-Alpha-dirs",
       "command:remote:Command::eu-WKSHP-Alpha-s0-sync",
-      "command:remote:CopyFile::eu-WKSHP-Alpha-0-ReadMeFirst.ipynb",
-      "command:remote:CopyFile::eu-WKSHP-Alpha-1-Lab.ipynb",
+      "command:remote:CopyToRemote::eu-WKSHP-Alpha-copy",
     ]);
   });
 
@@ -157,13 +156,11 @@ describe("StudentCohort", () => {
 describe("WorkshopContent", () => {
   it("ships every file of the folder under /opt/wod/workshops/<folder>/<hash>/ and removes that folder on delete", async () => {
     const { resources } = await run(twoWorkshops());
-    const alpha = byType(resources, T.copyFile).filter((c) => c.name.startsWith("eu-WKSHP-Alpha-"));
-    expect(alpha.map((c) => c.inputs.remotePath).sort()).toEqual([
-      "/opt/wod/workshops/WKSHP-Alpha/a1a1a1a1a1a1a1a1/0-ReadMeFirst.ipynb",
-      "/opt/wod/workshops/WKSHP-Alpha/a1a1a1a1a1a1a1a1/1-Lab.ipynb",
-    ]);
+    const alpha = byType(resources, T.copyToRemote).find((c) => c.name === "eu-WKSHP-Alpha-copy")!;
+    expect(alpha.inputs.remotePath).toBe("/opt/wod/workshops/WKSHP-Alpha/a1a1a1a1a1a1a1a1");
+    expect(await archivePath(alpha)).toBe(`${content("WKSHP-Alpha").dir}/`);
     const dirs = byType(resources, T.command).find((c) => c.name === "eu-WKSHP-Alpha-dirs")!;
-    expect(dirs.inputs.delete).toBe("rm -rf /opt/wod/workshops/WKSHP-Alpha/a1a1a1a1a1a1a1a1");
+    expect(dirs.inputs.delete).toBe("timeout --kill-after=60 630 rm -rf /opt/wod/workshops/WKSHP-Alpha/a1a1a1a1a1a1a1a1");
     expect(dirs.inputs.triggers).toEqual([HASH.alpha]);
   });
 

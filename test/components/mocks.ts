@@ -134,7 +134,7 @@ export const T = {
   instance: "aws:ec2/instance:Instance",
   securityGroup: "aws:ec2/securityGroup:SecurityGroup",
   command: "command:remote:Command",
-  copyFile: "command:remote:CopyFile",
+  copyToRemote: "command:remote:CopyToRemote",
   localCommand: "command:local:Command",
   password: "random:index/randomPassword:RandomPassword",
   bucket: "aws:s3/bucket:Bucket",
@@ -142,3 +142,8 @@ export const T = {
   publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
   lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
 } as const;
+
+/** The local folder a CopyToRemote uploads (a FileArchive's path is a promise in the SDK). */
+export async function archivePath(r: Registered): Promise<string> {
+  return await (r.inputs.source as { path: Promise<string> | string }).path;
+}

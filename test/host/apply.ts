@@ -10,7 +10,7 @@ import type { StackConfig } from "../../infra/config";
 import type { Snapshot } from "../../infra/db/snapshot";
 import type { Workshop } from "../../infra/catalog/schema";
 import type { CohortResults } from "../../components/studentCohort";
-import { installMocks, plain, settle, type Registered } from "../components/mocks";
+import { archivePath, installMocks, plain, settle, type Registered } from "../components/mocks";
 import type { TestHost } from "./testhost";
 
 const COMMAND = "command:remote:Command";
@@ -89,8 +89,7 @@ export class HostApplier {
     const files: [string, string][] = [];
     if (r.type === COPY_FILE) files.push([r.inputs.localPath as string, r.inputs.remotePath as string]);
     else {
-      const source = plain(r.inputs.source) as { path?: string };
-      const local = source.path!;
+      const local = await archivePath(r);
       const walk = (dir: string, rel = ""): void => {
         for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
           const child = rel ? `${rel}/${e.name}` : e.name;
