@@ -1,8 +1,8 @@
 // Benchmark: our host scripts against WoD's way, on the same throwaway test host.
-//  - ours: bootstrap-backend.sh creates the slot users in one run, then every slot is
-//    activated (password, home, rendered workshop, server started by the hub) and released
-//    (completion, archive, wipe, lock, server stopped), one SSH command per slot, a few at a
-//    time as Pulumi would run them;
+//  - ours: bootstrap-backend.sh creates the slot users in one run, then the slots are activated
+//    (password, home, workshop rendered as the learner, fresh hub user, server started) and
+//    released (completion, bounded archive, wipe, leftovers, lock, hub user deleted) by one
+//    cohort sync per wave of 50 — one SSH session, as the StudentCohort component runs it;
 //  - WoD's: the compliance playbook's per-user Ansible loop (group, user, file, ACL tasks per
 //    user) for as many users, with Debian's ansible over SSH.
 // Run alone with `npx tsx bench/host.ts` (root; WOD_BENCH_SLOTS=200 by default).
@@ -11,23 +11,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import {
-  WORKSHOP_DIR, activate, bootstrap, fixtures, hubToken, newPassword, release, run, startTestHost, type TestHost,
-} from "../test/host/testhost";
+import { WORKSHOP_DIR, bootstrap, fixtures, hubToken, newPassword, run, startTestHost, type TestHost } from "../test/host/testhost";
 
 const SLOTS = Number(process.env.WOD_BENCH_SLOTS ?? 200);
-const PARALLEL = 4; // SSH commands in flight, like Pulumi's parallel resource operations
+const PARALLEL = 8; // slots worked on at once inside one sync (sync-cohort.py --parallel)
 const WAVE = 50; // slots activated before they are released: bounds the running notebook servers
+const VARIABLES = { WODBEEXTFQDN: "wod.example.org", WODBEFQDN: "wod.example.org", WODBEPORT: "8000", WODBEURL: "http://wod.example.org:8000", BRANDING: "Bench" };
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-/** Runs job(i) for every i in items with at most PARALLEL at once. */
-async function pool(items: number[], job: (i: number) => Promise<void>) {
-  const queue = [...items];
-  await Promise.all(Array.from({ length: PARALLEL }, async () => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) await job(i);
-  }));
-}
 
 async function ours(host: TestHost, log: (line: string) => void) {
   const t0 = Date.now();
@@ -37,25 +28,29 @@ async function ours(host: TestHost, log: (line: string) => void) {
   log(`ours: bootstrap created ${SLOTS} slot users in ${seconds(provision)}`);
   await host.upload(join(fixtures, "WKSHP-Sample"), WORKSHOP_DIR);
 
+  // One cohort sync per wave, as the component runs it: one SSH session, the slot table on stdin.
+  const sync = async (slots: number[]) => {
+    const table = Object.fromEntries(slots.map((slot) => {
+      const password = newPassword();
+      return [slot, { registration: `bench-${slot}`, generation: 1, password, variables: { ...VARIABLES, PASSSTU: password } }];
+    }));
+    const r = await host.ssh(`python3 /opt/wod/bin/sync-cohort.py --cohort bench --workshop-dir ${WORKSHOP_DIR} --uid-offset 2000 --parallel ${PARALLEL}`,
+      { input: JSON.stringify({ variables: {}, slots: table }), timeoutMs: 1_800_000 });
+    if (r.code !== 0) throw new Error(`sync of ${slots.length} slots exited ${r.code}: ${r.stderr.slice(-2000)}`);
+    const summary = JSON.parse(r.stdout).summary;
+    if (summary.failed || summary.releaseFailed || summary.notAttempted) throw new Error(`sync: ${JSON.stringify(summary)}\n${r.stderr.slice(-2000)}`);
+  };
   let activation = 0;
   let releasing = 0;
-  let done = 0;
   for (let start = 1; start <= SLOTS; start += WAVE) {
     const wave = Array.from({ length: Math.min(WAVE, SLOTS - start + 1) }, (_, i) => start + i);
     let t = Date.now();
-    await pool(wave, async (slot) => {
-      const r = await activate(host, `bench-${slot}`, slot, newPassword(), ["WODBEEXTFQDN=wod.example.org", "HTTPPORT=8000"]);
-      if (r.code !== 0) throw new Error(`activate slot ${slot}: ${r.stderr}`);
-    });
+    await sync(wave);
     activation += Date.now() - t;
     t = Date.now();
-    await pool(wave, async (slot) => {
-      const r = await release(host, `bench-${slot}`, slot);
-      if (r.code !== 0) throw new Error(`release slot ${slot}: ${r.stderr}`);
-    });
+    await sync([]);
     releasing += Date.now() - t;
-    done += wave.length;
-    log(`ours: ${done}/${SLOTS} slots activated and released (${seconds(activation + releasing)} so far)`);
+    log(`ours: ${wave.at(-1)}/${SLOTS} slots activated and released (${seconds(activation + releasing)} so far)`);
   }
   return { provision, activation, releasing };
 }
@@ -123,14 +118,14 @@ async function ansible(host: TestHost, log: (line: string) => void): Promise<num
 }
 
 export async function benchHost(log: (line: string) => void): Promise<void> {
-  log(`host: starting a test host; ${SLOTS} slots, ${PARALLEL} SSH commands in parallel, waves of ${WAVE}`);
+  log(`host: starting a test host; ${SLOTS} slots, cohort syncs of ${WAVE} slots, ${PARALLEL} slots at once inside a sync`);
   const host = await startTestHost();
   try {
     const mine = await ours(host, log);
     const theirs = await ansible(host, log);
     const total = mine.activation + mine.releasing;
     log(`host: ours, bootstrap of ${SLOTS} slot users: ${seconds(mine.provision)}`);
-    log(`host: ours, activate ${SLOTS} slots: ${seconds(mine.activation)} (${seconds(mine.activation / SLOTS)} per slot, server start included)`);
+    log(`host: ours, activate ${SLOTS} slots in cohort syncs: ${seconds(mine.activation)} (${seconds(mine.activation / SLOTS)} per slot, server start included)`);
     log(`host: ours, release ${SLOTS} slots: ${seconds(mine.releasing)} (${seconds(mine.releasing / SLOTS)} per slot)`);
     if (theirs !== null) {
       log(`host: WoD's per-user Ansible loop (group, user, file, ACL) for ${SLOTS} users: ${seconds(theirs)}`);

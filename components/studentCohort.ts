@@ -38,6 +38,8 @@ export interface StudentCohortArgs {
   passwordSeed: pulumi.Input<string>;
   /** Whether notebooks get the password as PASSSTU (WoD's `varpass`). */
   passwordInNotebooks: boolean;
+  /** Start each learner's server at activation instead of at their first login. */
+  startServers: boolean;
   /** Stack-level variables (`wod:variables`, may hold secrets): stdin only. */
   variables: pulumi.Input<Record<string, string>>;
   /** The workshop's appliance here: its address and what its student setup produced per slot. */
@@ -99,7 +101,10 @@ export class StudentCohort extends pulumi.ComponentResource {
         })),
     );
 
-    const flags = ["--cohort", c.name, "--workshop-dir", args.workshopDir, "--uid-offset", args.uidOffset, "--deadline", SYNC_SECONDS];
+    const flags = [
+      "--cohort", c.name, "--workshop-dir", args.workshopDir, "--uid-offset", args.uidOffset, "--deadline", SYNC_SECONDS,
+      ...(args.startServers ? ["--start-servers"] : []),
+    ];
     const sync = new command.remote.Command(
       cohortSyncName(name),
       {

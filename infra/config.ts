@@ -152,6 +152,12 @@ export const StackConfig = z.strictObject({
   variables: z.record(z.string().regex(VARIABLE_NAME), z.union([z.string(), SecureValue])).default({}),
   /** Minutes before a registration's end when it enters its warning state. */
   warningMinutes: z.number().int().min(0).max(1440).default(60),
+  /**
+   * Start each learner's notebook server at activation, as WoD does, instead of at their first
+   * login (JupyterHub's own way): a started server holds 60-80 MB and a second of CPU for a learner
+   * who may not come yet.
+   */
+  startServers: z.boolean().default(false),
   /** Catalog folder, relative to the project. */
   workshopsDir: z.string().min(1).default("workshops"),
   studentServers: StudentServersConfig.default(StudentServersConfig.parse({})),
@@ -194,6 +200,7 @@ const RULES: Rules = {
   variables: "a map of NAME: value, e.g. {LLM101_BASE_URL: 'http://10.0.0.5:8000/v1'}",
   "variables.*": "text, or a secret set with pulumi config set --secret --path 'wod:variables.NAME' VALUE; NAME is letters, digits, _ or -, starting with a letter or _",
   warningMinutes: "a whole number of minutes from 0 to 1440, e.g. 60",
+  startServers: "true or false",
   workshopsDir: "a folder path, e.g. workshops",
   studentServers: "{enabled, grantLesson, revokeLesson, size, image, allowedRegions, idleDays, warningDays, snapshotBeforeDestroy}",
   "studentServers.enabled": "true or false",

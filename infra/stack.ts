@@ -146,7 +146,7 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     const cohort = new StudentCohort(c.name, {
       cohort: c, accounts: accountsOf.get(c.name) ?? [], uidOffset: spec.uidOffset, sshUser: spec.sshUser,
       connection: backend.connection, hubUrl: backend.hubUrl, workshopDir: content.remoteDir, passwordSeed,
-      passwordInNotebooks: c.passwordInNotebooks, variables,
+      passwordInNotebooks: c.passwordInNotebooks, startServers: config.startServers, variables,
       appliance: appliance && { address: appliance.address, values: appliance.values },
       machine: backend.machine, after: [backend.ready, content],
     });

@@ -3,7 +3,7 @@
 slot numbers) at this location, as the stack's slot table says.
 
 usage: sync-cohort.py --cohort NAME --workshop-dir DIR --uid-offset N [--release-all]
-                      [--deadline SECONDS] [--parallel N]                  <slot table JSON
+                      [--start-servers] [--deadline SECONDS] [--parallel N]   <slot table JSON
 
 stdin: {"variables": {…shared…}, "slots": {"<slot>": {"registration": "101", "generation": 1,
         "password": "…", "variables": {…this slot's…}}}}  — passwords and secret variables
@@ -33,6 +33,7 @@ class Cohort:
         self.workshop = os.path.basename(os.path.dirname(self.workshop_dir))
         self.offset = args.uid_offset
         self.variables = variables
+        self.start_servers = args.start_servers
 
 
 def release(cohort, slot, state, deadline):
@@ -48,8 +49,9 @@ def release(cohort, slot, state, deadline):
             return json.load(f)
     h.write_state(user, {**state, "status": "releasing"})
     h.lock_account(user, deadline)
-    h.hub_forget(user, deadline)
+    # The learner's processes (their server included) go first: the hub then forgets a dead server at once.
     h.kill_processes(user, deadline)
+    h.hub_forget(user, deadline)
     if not os.path.exists(partial):
         record = {"registration": state["registration"], "generation": state.get("generation", 1), "slot": slot,
                   "user": user, "workshop": state.get("workshop"), "activation": activation}
@@ -92,8 +94,9 @@ def activate(cohort, slot, entry, deadline, released):
                          "activation": activation, "workshop": cohort.workshop, "workshopDir": cohort.workshop_dir,
                          "status": "activating"})
     h.lock_account(user, deadline)  # no logins while the home is rebuilt
-    h.hub_forget(user, deadline)
+    # The learner's processes (their server included) go first: the hub then forgets a dead server at once.
     h.kill_processes(user, deadline)
+    h.hub_forget(user, deadline)
     h.remove_leftovers(user, uid, deadline)
     h.wipe_home(home, uid, deadline)
     h.fill_home(home, uid, deadline)
@@ -110,8 +113,9 @@ def activate(cohort, slot, entry, deadline, released):
     # Live from here: the hub's spawn check accepts only an "active" slot with an open account.
     h.write_state(user, {**h.read_state(user), "cells": cells, "status": "active", "activatedAt": h.now_iso()})
     h.hub_create(user)
-    h.hub_spawn(user)
-    h.wait_for(lambda: h.hub_ready(user), deadline, f"{user}'s server to be ready", cap=180)
+    if cohort.start_servers:
+        h.hub_spawn(user)
+        h.wait_for(lambda: h.hub_ready(user), deadline, f"{user}'s server to be ready", cap=180)
     return "active"
 
 
@@ -132,6 +136,7 @@ def main():
     p.add_argument("--workshop-dir", required=True)
     p.add_argument("--uid-offset", type=int, required=True)
     p.add_argument("--release-all", action="store_true")
+    p.add_argument("--start-servers", action="store_true", help="start each learner's server now, not at their first login")
     p.add_argument("--deadline", type=float, default=1500)
     p.add_argument("--parallel", type=int, default=8)
     args = p.parse_args()

@@ -51,9 +51,11 @@ afterAll(async () => {
 describe("a cohort applied to a backend", () => {
   let first: Awaited<ReturnType<typeof apply>>;
 
-  it("bootstraps the backend and activates a registration: its password logs in through the hub's form and opens 0-ReadMeFirst.ipynb", async () => {
+  it("bootstraps the backend and activates a registration: its password logs in through the hub's form, which starts the server and opens 0-ReadMeFirst.ipynb", async () => {
     first = await apply([live("101", 2)]);
     expect(first.results["lab-WKSHP-Sample-s0"].slots).toEqual({ "2": { registration: "101", generation: 1, status: "active" } });
+    const token = (await host.sh("cat /etc/wod/hub-token")).trim();
+    expect((await hubApi(host, token, "/users/student2")).json.servers).toEqual({}); // a fresh hub user, no server until the learner comes
     const page = await new Browser(host.hubUrl).login("student2", first.credentials["101"]);
     expect(page.status).toBe(200);
     expect(page.url).toBe("/user/student2/notebooks/WKSHP-Sample/0-ReadMeFirst.ipynb");
@@ -185,7 +187,7 @@ describe("interrupted and repeated syncs", () => {
 });
 
 describe("through sudo, as a non-root SSH user", () => {
-  it("the components' commands run the same through `sudo -n sh -c` for an sshUser that is not root", async () => {
+  it("the components' commands run the same through `sudo -n sh -c` for an sshUser that is not root; with startServers the hub starts the learner's server at activation", async () => {
     const key = readFileSync(join(host.dir, "key.pub"), "utf8");
     await host.sh(`id wodadmin >/dev/null 2>&1 || useradd -m -s /bin/bash wodadmin
       install -d -m 700 -o wodadmin -g wodadmin ~wodadmin/.ssh
@@ -193,12 +195,14 @@ describe("through sudo, as a non-root SSH user", () => {
       echo 'wodadmin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/wodadmin`, key);
     const sudoConfig = parseStackConfig({
       locations: [{ name: "lab", provider: "existing", host: host.addr, sshUser: "wodadmin", slotPool: { min: 1, max: 5 } }],
-      adminCidrs: ["10.231.0.0/16"],
+      adminCidrs: ["10.231.0.0/16"], startServers: true,
     }, "host-test-sudo");
     const viaSudo = new HostApplier(host);
     const applied = await viaSudo.apply([workshop()], snapshot([live("102", 3), live("105", 1)]), sudoConfig);
     expect(applied.ran.filter((l) => !l.startsWith("copy ")).every((l) => l.startsWith("sudo -n sh -c "))).toBe(true);
     expect(applied.results["lab-WKSHP-Sample-s0"].slots["1"]).toMatchObject({ registration: "105", status: "active" });
+    const token = (await host.sh("cat /etc/wod/hub-token")).trim();
+    expect((await hubApi(host, token, "/users/student1")).json.servers[""].ready).toBe(true); // before any login
     expect((await new Browser(host.hubUrl).login("student1", applied.credentials["105"])).status).toBe(200);
   }, 900_000);
 });

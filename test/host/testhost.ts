@@ -188,13 +188,23 @@ export class Browser {
     return { status: res.status, json: text ? JSON.parse(text) : null };
   }
 
-  /** JupyterHub 3's login form: GET it for the _xsrf token, then POST the credentials. */
+  /**
+   * JupyterHub 3's login form: GET it for the _xsrf token, then POST the credentials. When the
+   * hub starts the learner's server at login, waits on its spawn-pending page as a browser's
+   * script does, until the hub sends it on to the server.
+   */
   async login(username: string, password: string) {
     const page = await this.request("/hub/login");
     const xsrf = /name="_xsrf" value="([^"]+)"/.exec(page.body)?.[1];
     const form: Record<string, string> = { username, password };
     if (xsrf) form._xsrf = xsrf;
-    return this.request("/hub/login", form);
+    let landed = await this.request("/hub/login", form);
+    const deadline = Date.now() + 180_000;
+    while (landed.url.startsWith("/hub/spawn-pending/") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      landed = await this.request(landed.url);
+    }
+    return landed;
   }
 }
 
