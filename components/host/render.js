@@ -780,8 +780,12 @@ function range(args) {
 
 const REQUIRED = Symbol('required');
 const PY_SPACE = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PY_SPACE_RE = new RegExp(`[${PY_SPACE}]`);
-const isSpace = (ch) => PY_SPACE_RE.test(ch);
+// Python's whitespace (str.isspace, and \s in Jinja's regular expressions).
+function isSpaceCode(c) {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c >= 0x1c;
+  return c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+}
+const isSpace = (ch) => isSpaceCode(ch.charCodeAt(0));
 function strip(s, chars, left = true, right = true) {
   const drop = chars === null ? isSpace : (ch) => chars.includes(ch);
   const cps = Array.from(codePoints(s));
@@ -793,7 +797,7 @@ function strip(s, chars, left = true, right = true) {
 }
 function rstripSpace(s) { // Python's str.rstrip(), linear on any input
   let end = s.length;
-  while (end > 0 && isSpace(s[end - 1])) end--;
+  while (end > 0 && isSpaceCode(s.charCodeAt(end - 1))) end--;
   return s.slice(0, end);
 }
 
@@ -868,14 +872,11 @@ function parsePythonInt(text, base) {
   }
   if (prefixes[base]) s = s.replace(prefixes[base], '');
   if (!(base >= 2 && base <= 36) || !/^[0-9a-zA-Z]+(?:_[0-9a-zA-Z]+)*$/.test(s)) return null;
-  let value = 0n;
-  for (const ch of s.replace(/_/g, '')) {
-    const digit = parseInt(ch, 36);
-    if (digit >= base) return null;
-    value = value * BigInt(base) + BigInt(digit);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail("an integer larger than 2**53, which wod's renderer does not support");
-  }
-  return negative ? -Number(value) || 0 : Number(value);
+  const digits = s.replace(/_/g, '');
+  if (Array.from(digits).some((ch) => parseInt(ch, 36) >= base)) return null;
+  const value = parseInt(digits, base);
+  if (!Number.isSafeInteger(value)) fail("an integer larger than 2**53, which wod's renderer does not support");
+  return negative ? -value || 0 : value;
 }
 const PY_FLOAT = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/;
 function parsePythonFloat(text) {
@@ -1216,7 +1217,6 @@ function bindArguments(kind, name, params, args, kwargs, line) {
 // ---------------------------------------------------------------------------------------------
 // Lexer: Jinja's rules (jinja2/lexer.py) for the delimiters, whitespace control and tokens.
 
-const SPACE_RUN = new RegExp(`[${PY_SPACE}]*`, 'y');
 const RAW_BEGIN = new RegExp(`\\{%([-+]?)[${PY_SPACE}]*raw[${PY_SPACE}]*(?:-%\\}[${PY_SPACE}]*|%\\})`, 'y');
 const RAW_END = new RegExp(`\\{%([-+]?)[${PY_SPACE}]*endraw[${PY_SPACE}]*(?:\\+%\\}|-%\\}[${PY_SPACE}]*|%\\}\\n?)`, 'y');
 const NAME = /[\p{XID_Start}_]\p{XID_Continue}*/uy;
@@ -1341,15 +1341,17 @@ function tokenize(text, notebook) {
   const view = notebook ? cellTextView(text) : { text, toRaw: (i) => i, fromRaw: (i) => i };
   const src = view.text;
   const tokens = [];
-  let counted = 0;
   let line = 1;
+  let nextNewline = text.indexOf('\n');
   const lineAt = (rawPos) => { // positions only move forward
-    for (let i = text.indexOf('\n', counted); i >= 0 && i < rawPos; i = text.indexOf('\n', i + 1)) line++;
-    counted = Math.max(counted, rawPos);
+    while (nextNewline >= 0 && nextNewline < rawPos) (line++), (nextNewline = text.indexOf('\n', nextNewline + 1));
     return line;
   };
   const data = (value, rawPos) => value && tokens.push({ type: 'data', value, line: lineAt(rawPos) });
-  const skipSpace = (rawPos) => ((SPACE_RUN.lastIndex = rawPos), SPACE_RUN.exec(text), SPACE_RUN.lastIndex);
+  const skipSpace = (rawPos) => {
+    while (rawPos < text.length && isSpaceCode(text.charCodeAt(rawPos))) rawPos++;
+    return rawPos;
+  };
 
   let pos = 0;
   while (pos < text.length) {
@@ -1398,20 +1400,16 @@ function tokenize(text, notebook) {
     for (;;) {
       const tokenLine = lineAt(view.toRaw(Math.min(q, src.length)));
       if (q >= src.length) fail(`unexpected end of template inside ${block ? '{% %}' : '{{ }}'}`, tokenLine);
-      if (!balance.length) {
-        const close = block ? ['+%}', '-%}', '%}'].find((c) => src.startsWith(c, q)) : ['-}}', '}}'].find((c) => src.startsWith(c, q));
-        if (close) {
-          tokens.push({ type: block ? 'block_end' : 'variable_end', line: tokenLine, s: q, e: q + close.length });
-          const after = view.toRaw(q + close.length);
-          if (close[0] === '-') return skipSpace(after);
-          if (block && close === '%}' && text[after] === '\n') return after + 1; // trim_blocks
-          return after;
-        }
+      const sign = src[q] === '-' || (block && src[q] === '+') ? src[q] : '';
+      if (!balance.length && src.startsWith(block ? '%}' : '}}', q + sign.length)) {
+        tokens.push({ type: block ? 'block_end' : 'variable_end', line: tokenLine, s: q, e: q + sign.length + 2 });
+        const after = view.toRaw(q + sign.length + 2);
+        if (sign === '-') return skipSpace(after);
+        if (block && !sign && text[after] === '\n') return after + 1; // trim_blocks
+        return after;
       }
-      SPACE_RUN.lastIndex = q;
-      SPACE_RUN.exec(src);
-      if (SPACE_RUN.lastIndex > q) {
-        q = SPACE_RUN.lastIndex;
+      if (isSpaceCode(src.charCodeAt(q))) {
+        q++;
         continue;
       }
       const number = scanNumber(src, q);
@@ -1513,7 +1511,7 @@ class Parser {
     this.depth--;
   }
   // Finishes a node: its line and source span, and its depth, which bounds evaluation.
-  node(fields, first, ...children) {
+  node(fields, first, children = []) {
     let depth = 0;
     for (const child of children) if (child && child.depth > depth) depth = child.depth;
     const node = Object.assign(fields, { line: first.line, s: first.s, e: this.tokens[Math.max(0, this.i - 1)].e, depth: depth + 1 });
@@ -1641,7 +1639,7 @@ class Parser {
       if (items.length) return items[0];
       if (!explicitParens) fail(`expected an expression, got ${describeToken(this.cur)}`, this.cur.line);
     }
-    return this.node({ type: 'tuple', items }, first, ...items);
+    return this.node({ type: 'tuple', items }, first, items);
   }
   parseExpression(withCondexpr = true) {
     this.enter(this.cur.line);
@@ -1655,7 +1653,7 @@ class Parser {
     while (this.skipName('if')) {
       const test = this.parseOr();
       const otherwise = this.skipName('else') ? this.parseCondexpr() : null;
-      expr = this.node({ type: 'cond', test, then: expr, otherwise }, first, test, expr, otherwise);
+      expr = this.node({ type: 'cond', test, then: expr, otherwise }, first, [test, expr, otherwise]);
     }
     return expr;
   }
@@ -1664,7 +1662,7 @@ class Parser {
     let left = this.parseAnd();
     while (this.skipName('or')) {
       const right = this.parseAnd();
-      left = this.node({ type: 'or', left, right }, first, left, right);
+      left = this.node({ type: 'or', left, right }, first, [left, right]);
     }
     return left;
   }
@@ -1673,7 +1671,7 @@ class Parser {
     let left = this.parseNot();
     while (this.skipName('and')) {
       const right = this.parseNot();
-      left = this.node({ type: 'and', left, right }, first, left, right);
+      left = this.node({ type: 'and', left, right }, first, [left, right]);
     }
     return left;
   }
@@ -1683,7 +1681,7 @@ class Parser {
     this.enter(first.line);
     const operand = this.parseNot();
     this.leave();
-    return this.node({ type: 'not', operand }, first, operand);
+    return this.node({ type: 'not', operand }, first, [operand]);
   }
   parseCompare() {
     const first = this.cur;
@@ -1699,7 +1697,7 @@ class Parser {
       ops.push({ op, expr: this.parseMath1() });
     }
     if (!ops.length) return expr;
-    return this.node({ type: 'compare', expr, ops }, first, expr, ...ops.map((o) => o.expr));
+    return this.node({ type: 'compare', expr, ops }, first, [expr, ...ops.map((o) => o.expr)]);
   }
   parseBinary(ops, operand) {
     const first = this.cur;
@@ -1707,7 +1705,7 @@ class Parser {
     while (ops.includes(this.cur.type)) {
       const op = this.next().type;
       const right = operand();
-      left = this.node({ type: 'binop', op, left, right }, first, left, right);
+      left = this.node({ type: 'binop', op, left, right }, first, [left, right]);
     }
     return left;
   }
@@ -1718,7 +1716,7 @@ class Parser {
     const first = this.cur;
     const items = [this.parseMath2()];
     while (this.skip('~')) items.push(this.parseMath2());
-    return items.length === 1 ? items[0] : this.node({ type: 'concat', items }, first, ...items);
+    return items.length === 1 ? items[0] : this.node({ type: 'concat', items }, first, items);
   }
   parseMath2() {
     return this.parseBinary(['*', '/', '//', '%'], () => this.parsePow());
@@ -1734,7 +1732,7 @@ class Parser {
       this.enter(first.line);
       const operand = this.parseUnary(false);
       this.leave();
-      node = this.node({ type: 'sign', sign: first.type === '-' ? -1 : 1, operand }, first, operand);
+      node = this.node({ type: 'sign', sign: first.type === '-' ? -1 : 1, operand }, first, [operand]);
     } else node = this.parsePrimary();
     node = this.parsePostfix(node, first);
     return withFilter ? this.parseFilterExpr(node, first) : node;
@@ -1768,7 +1766,7 @@ class Parser {
         items.push(this.parseExpression());
       }
       this.expect(']');
-      return this.node({ type: 'list', items }, t, ...items);
+      return this.node({ type: 'list', items }, t, items);
     }
     if (t.type === '{') {
       this.next();
@@ -1781,7 +1779,7 @@ class Parser {
         pairs.push([key, this.parseExpression()]);
       }
       this.expect('}');
-      return this.node({ type: 'dict', pairs }, t, ...pairs.flat());
+      return this.node({ type: 'dict', pairs }, t, pairs.flat());
     }
     fail(`unexpected ${describeToken(t)}`, t.line);
   }
@@ -1806,10 +1804,10 @@ class Parser {
     const t = this.next();
     if (t.type === '.') {
       const attr = this.next();
-      if (attr.type === 'name') return this.node({ type: 'getattr', obj: node, name: attr.value }, first, node);
+      if (attr.type === 'name') return this.node({ type: 'getattr', obj: node, name: attr.value }, first, [node]);
       if (attr.type !== 'integer') fail(`expected a name or number after '.', got ${describeToken(attr)}`, attr.line);
       const key = this.node({ type: 'const', value: attr.value }, attr);
-      return this.node({ type: 'getitem', obj: node, key }, first, node);
+      return this.node({ type: 'getitem', obj: node, key }, first, [node]);
     }
     const args = [];
     while (this.cur.type !== ']') {
@@ -1819,11 +1817,11 @@ class Parser {
     this.expect(']');
     if (args.length === 1 && args[0].type === 'slice') {
       const [start, stop, step] = args[0].parts;
-      return this.node({ type: 'slice', obj: node, start, stop, step }, first, node, start, stop, step);
+      return this.node({ type: 'slice', obj: node, start, stop, step }, first, [node, start, stop, step]);
     }
     if (args.some((a) => a.type === 'slice')) fail(`multiple slices ${NOT_SUPPORTED}`, t.line);
-    const key = args.length === 1 ? args[0] : this.node({ type: 'tuple', items: args }, t, ...args);
-    return this.node({ type: 'getitem', obj: node, key }, first, node, key);
+    const key = args.length === 1 ? args[0] : this.node({ type: 'tuple', items: args }, t, args);
+    return this.node({ type: 'getitem', obj: node, key }, first, [node, key]);
   }
   parseSubscribed() {
     const parts = [];
@@ -1879,7 +1877,7 @@ class Parser {
     }
     const { args, kwargs } = this.parseCallArgs();
     if (kwargs.size || !args.length || args.length > 3) fail('range() takes 1 to 3 positional arguments', t.line);
-    return this.node({ type: 'range', args }, first, ...args);
+    return this.node({ type: 'range', args }, first, args);
   }
   parseFilter(node, first) {
     while (this.skip('|')) {
@@ -1890,7 +1888,7 @@ class Parser {
       if (!spec) fail(`filter '${name}' ${NOT_SUPPORTED}`, t.line);
       const { args, kwargs } = this.cur.type === '(' ? this.parseCallArgs() : { args: [], kwargs: new Map() };
       bindArguments('filter', name, spec[0], args, kwargs, t.line);
-      node = this.node({ type: 'filter', name, value: node, args, kwargs }, first, node, ...args, ...kwargs.values());
+      node = this.node({ type: 'filter', name, value: node, args, kwargs }, first, [node, ...args, ...kwargs.values()]);
     }
     return node;
   }
@@ -1911,8 +1909,8 @@ class Parser {
       args = [this.parsePostfix(this.parsePrimary(), argFirst)];
     }
     bindArguments('test', name, spec[0], args, kwargs, t.line);
-    const test = this.node({ type: 'test', name, value: node, args, kwargs }, first, node, ...args, ...kwargs.values());
-    return negated ? this.node({ type: 'not', operand: test }, is, test) : test;
+    const test = this.node({ type: 'test', name, value: node, args, kwargs }, first, [node, ...args, ...kwargs.values()]);
+    return negated ? this.node({ type: 'not', operand: test }, is, [test]) : test;
   }
 }
 function describeType(type) {
@@ -2127,7 +2125,7 @@ class Renderer {
   }
   getAttribute(obj, n) {
     const name = n.name;
-    if (name.startsWith('_')) fail(`'${this.describe(n)}': attribute names starting with '_' ${NOT_SUPPORTED.slice(3)}`);
+    if (name.startsWith('_')) fail(`'${this.describe(n)}': attribute names starting with '_' are ${NOT_SUPPORTED.slice(3)}`);
     if (obj instanceof Undefined) needValue(obj);
     if (obj instanceof Loop) return loopAttribute(obj, name);
     if (obj instanceof HostVars) return obj.vars;
