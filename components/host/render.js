@@ -527,7 +527,7 @@ function floatFloorDiv(x, y) { // CPython's float_floor_div
     mod += y;
     div -= 1;
   }
-  if (!div) return (x / y < 0 ? -0 : 0);
+  if (!div) return Math.sign(x / y) < 0 || Object.is(x / y, -0) ? -0 : 0; // copysign(0, x / y)
   const floor = Math.floor(div);
   return div - floor > 0.5 ? floor + 1 : floor;
 }
@@ -557,7 +557,8 @@ function negate(v, sign) {
 // Python's printf-style formatting: the % operator on strings and the format filter.
 function percentFormat(format, arg) {
   const args = isTuple(arg) ? arg : null;
-  const mapping = !args && (arg instanceof Map || (Array.isArray(arg) && !ITERATORS.has(arg))) ? arg : null;
+  // Python takes any object with __getitem__ as a mapping here (lists too, and Jinja's undefined)
+  const mapping = !args && (arg instanceof Map || arg instanceof Undefined || (Array.isArray(arg) && !ITERATORS.has(arg))) ? arg : null;
   let used = 0;
   const next = () => {
     if (args ? used >= args.length : used > 0) fail('not enough arguments for format string');
@@ -699,8 +700,8 @@ function loopAttribute(loop, name) {
     case 'length': return n;
     case 'depth': return 1;
     case 'depth0': return 0;
-    case 'previtem': return i > 0 ? loop.items[i - 1] : new Undefined('loop.previtem', 'there is no previous item');
-    case 'nextitem': return i < n - 1 ? loop.items[i + 1] : new Undefined('loop.nextitem', 'there is no next item');
+    case 'previtem': return i > 0 ? loop.items[i - 1] : new Undefined('loop.previtem', 'undefined: loop.previtem in the first iteration');
+    case 'nextitem': return i < n - 1 ? loop.items[i + 1] : new Undefined('loop.nextitem', 'undefined: loop.nextitem in the last iteration');
   }
   fail(`loop.${name} ${NOT_SUPPORTED}`);
 }
@@ -952,7 +953,7 @@ function sortKeyGetter(attribute, caseSensitive) {
 }
 function minMax(value, caseSensitive, attribute, sign) {
   const items = iterate(value);
-  if (!items.length) return new Undefined(null, 'no aggregated item, the sequence was empty');
+  if (!items.length) return new Undefined(null, 'undefined: no smallest or largest item, the sequence is empty');
   const key = attributeGetter(attribute, truthy(caseSensitive));
   let best = items[0];
   let bestKey = key(best);
@@ -1096,12 +1097,12 @@ const FILTERS = new Map(Object.entries({
   }],
   first: [[], (v) => {
     const items = typeof v === 'string' ? (v ? [String.fromCodePoint(v.codePointAt(0))] : []) : iterate(v);
-    return items.length ? items[0] : new Undefined(null, 'no first item, the sequence was empty');
+    return items.length ? items[0] : new Undefined(null, 'undefined: no first item, the sequence is empty');
   }],
   last: [[], (v) => {
     if (isIterator(v)) fail('last needs a sequence, not an iterator: add "| list" first');
     const items = typeof v === 'string' ? Array.from(codePoints(v)) : iterate(v);
-    return items.length ? items[items.length - 1] : new Undefined(null, 'no last item, the sequence was empty');
+    return items.length ? items[items.length - 1] : new Undefined(null, 'undefined: no last item, the sequence is empty');
   }],
   list: [[], (v) => checkedList(iterate(v).slice())],
   sort: [[p('reverse', false), p('case_sensitive', false), p('attribute', null)], (v, reverse, caseSensitive, attribute) => {
