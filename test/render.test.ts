@@ -196,6 +196,20 @@ describe("rendering is bounded: caps end in a TemplateError, never a hang", () =
     expect(renderError("x".repeat(LIMITS.templateChars + 1)).reason).toMatch(/larger than 10 MiB/);
   });
 
+  it("work on big values counts: loops over large strings and lists stop at the work cap", () => {
+    const vars = { BIG: "x".repeat(1024 * 1024) + "😀" };
+    for (const text of [
+      "{% for i in range(100000) %}{{ BIG | lower | length }}{% endfor %}",
+      "{% for i in range(100000) %}{{ BIG[5] }}{% endfor %}",
+      "{% for i in range(100000) %}{{ 'y' in BIG }}{% endfor %}",
+      "{% for i in range(100000) %}{{ range(100000) | sum }}{% endfor %}",
+      "{% set L = range(100000) | list %}{% for i in range(100000) %}{{ L == L }}{% endfor %}",
+      "{% for i in range(100000) %}{{ [BIG] | tojson | length }}{% endfor %}",
+    ]) {
+      expect(renderError(text, vars).reason).toBe(`rendering takes more than ${LIMITS.work} steps`);
+    }
+  });
+
   it("text that makes regular expressions backtrack stays linear", () => {
     const long = "1".repeat(200000);
     expect(render(`{{ '${long}x' | int }}`)).toBe("0");

@@ -94,6 +94,8 @@ function spend(units) {
   meter.work += units;
   if (meter.work > LIMITS.work) fail(`rendering takes more than ${LIMITS.work} steps`);
 }
+// Work in proportion to the data an operation touches: a list item, or 64 characters.
+const spendText = (s) => spend(s.length >> 6);
 function checkLength(length) {
   if (length > LIMITS.outputChars) fail(`a text longer than ${LIMITS.outputChars / MiB} MiB`);
   spend(length >> 6);
@@ -217,7 +219,10 @@ function truthy(v) {
 
 // Strings are indexed by code point, as in Python.
 const hasSurrogates = (s) => /[\uD800-\uDFFF]/.test(s);
-const codePoints = (s) => (hasSurrogates(s) ? Array.from(s) : s);
+// A string's code points as an array, one step each.
+const chars = (s) => (spend(s.length), Array.from(s));
+// Something indexable by code point: the string itself when it has no surrogate pair.
+const codePoints = (s) => (hasSurrogates(s) ? chars(s) : s);
 function codePointLength(s) {
   if (!hasSurrogates(s)) return s.length;
   let n = 0;
@@ -243,14 +248,17 @@ function equal(a, b) {
     return a instanceof Undefined && b instanceof Undefined;
   }
   if (isNumber(a) && isNumber(b)) return num(a) === num(b);
+  if (typeof a === 'string' && typeof b === 'string') return spendText(a), a === b;
   if (Array.isArray(a) && Array.isArray(b)) {
     if (ITERATORS.has(a) || ITERATORS.has(b) || seqKind(a) !== seqKind(b)) return a === b;
     if (a.length !== b.length) return false;
+    spend(a.length);
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !equal(a[i], b[i])) return false;
     return true;
   }
   if (a instanceof Map && b instanceof Map) {
     if (a.size !== b.size) return false;
+    spend(a.size);
     for (const [k, v] of a) if (!b.has(k) || (v !== b.get(k) && !equal(v, b.get(k)))) return false;
     return true;
   }
@@ -266,9 +274,10 @@ function order(a, b, op = '<') {
     const y = num(b);
     return x < y ? -1 : x > y ? 1 : x === y ? 0 : NaN;
   }
-  if (typeof a === 'string' && typeof b === 'string') return Math.sign(compareStrings(a, b));
+  if (typeof a === 'string' && typeof b === 'string') return spendText(a), Math.sign(compareStrings(a, b));
   if (Array.isArray(a) && Array.isArray(b) && seqKind(a) === seqKind(b) && (seqKind(a) === 'list' || seqKind(a) === 'tuple')) {
     const n = Math.min(a.length, b.length);
+    spend(n);
     for (let i = 0; i < n; i++) if (a[i] !== b[i] && !equal(a[i], b[i])) return order(a[i], b[i], op);
     return Math.sign(a.length - b.length);
   }
@@ -301,6 +310,7 @@ function contains(container, item) {
   if (typeof container === 'string') {
     need(item);
     if (typeof item !== 'string') fail(`'in <string>' needs a string on the left, not ${typeName(item)}`);
+    spendText(container);
     return container.includes(item);
   }
   if (container instanceof Map) {
@@ -316,16 +326,17 @@ function contains(container, item) {
   fail(`argument of type '${typeName(container)}' is not iterable`);
 }
 
+// Every walk over a collection goes through here and pays for its items.
 function iterate(v) {
-  if (typeof v === 'string') return spend(v.length), Array.from(v);
-  if (Array.isArray(v)) return v;
-  if (v instanceof Map) return Array.from(v.keys());
+  if (typeof v === 'string') return chars(v);
+  if (Array.isArray(v)) return spend(v.length), v;
+  if (v instanceof Map) return spend(v.size), Array.from(v.keys());
   if (v instanceof Undefined) return need(v), [];
   fail(`'${typeName(v)}' object is not iterable`);
 }
 
 function length(v) {
-  if (typeof v === 'string') return codePointLength(v);
+  if (typeof v === 'string') return spendText(v), codePointLength(v);
   if (Array.isArray(v) && !ITERATORS.has(v)) return v.length;
   if (v instanceof Map) return v.size;
   if (v instanceof Undefined) return need(v), 0;
@@ -342,7 +353,7 @@ function checkedList(items, kind) {
 // Printing, as Python's str() and repr()
 
 function toStr(v) {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return spendText(v), v;
   if (v instanceof Undefined) return need(v), '';
   return repr(v);
 }
@@ -391,6 +402,7 @@ function repr(v) {
 const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 const hex = (n, width) => n.toString(16).padStart(width, '0');
 function strRepr(s) {
+  spend(s.length);
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
   for (const ch of s) {
@@ -632,7 +644,7 @@ function formatOne(conversion, flags, width, precision, value) {
     case 's':
     case 'r': {
       let s = conversion === 's' ? toStr(value) : repr(value);
-      if (precision !== null) s = Array.from(codePoints(s)).slice(0, precision).join('');
+      if (precision !== null) s = chars(s).slice(0, precision).join('');
       const room = width - codePointLength(s);
       return room <= 0 ? s : flags.includes('-') ? s + ' '.repeat(room) : ' '.repeat(room) + s;
     }
@@ -719,9 +731,10 @@ function getItem(obj, key, describe) {
     if (i >= 0 && i < obj.length) return obj[i];
   }
   if (typeof obj === 'string' && isInt(key)) {
-    const chars = codePoints(obj);
-    const i = num(key) < 0 ? num(key) + chars.length : num(key);
-    if (i >= 0 && i < chars.length) return chars[i];
+    spendText(obj);
+    const cps = codePoints(obj);
+    const i = num(key) < 0 ? num(key) + cps.length : num(key);
+    if (i >= 0 && i < cps.length) return cps[i];
   }
   if (obj instanceof Loop && typeof key === 'string') return loopAttribute(obj, key);
   return new Undefined(describe());
@@ -747,8 +760,9 @@ function sliceIndices(length, start, stop, step) {
 function sliceValue(obj, start, stop, step) {
   needValue(obj);
   if (typeof obj === 'string') {
-    const chars = codePoints(obj);
-    return sliceIndices(chars.length, start, stop, step).indexes.map((i) => chars[i]).join('');
+    spendText(obj);
+    const cps = codePoints(obj);
+    return sliceIndices(cps.length, start, stop, step).indexes.map((i) => cps[i]).join('');
   }
   if (Array.isArray(obj) && !ITERATORS.has(obj)) {
     const s = sliceIndices(obj.length, start, stop, step);
@@ -787,9 +801,9 @@ function isSpaceCode(c) {
   return c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
 }
 const isSpace = (ch) => isSpaceCode(ch.charCodeAt(0));
-function strip(s, chars, left = true, right = true) {
-  const drop = chars === null ? isSpace : (ch) => chars.includes(ch);
-  const cps = Array.from(codePoints(s));
+function strip(s, stripped, left = true, right = true) {
+  const drop = stripped === null ? isSpace : (ch) => stripped.includes(ch);
+  const cps = chars(s);
   let a = 0;
   let b = cps.length;
   while (left && a < b && drop(cps[a])) a++;
@@ -808,7 +822,7 @@ const TITLE_CASE = new Map([
   ['ﬀ', 'Ff'], ['ﬁ', 'Fi'], ['ﬂ', 'Fl'], ['ﬃ', 'Ffi'], ['ﬄ', 'Ffl'], ['ﬅ', 'St'], ['ﬆ', 'St'],
 ]);
 function capitalize(s) {
-  const cps = Array.from(codePoints(s));
+  const cps = chars(s);
   if (!cps.length) return '';
   return (TITLE_CASE.get(cps[0]) || cps[0].toUpperCase()) + cps.slice(1).join('').toLowerCase();
 }
@@ -818,24 +832,20 @@ function title(s) {
     .split(WORD_START)
     .filter((item) => item)
     .map((item) => {
-      const cps = Array.from(codePoints(item));
+      const cps = chars(item);
       return cps[0].toUpperCase() + cps.slice(1).join('').toLowerCase();
     })
     .join('');
 }
-function isLower(s) {
+// Python's str.islower() / str.isupper(): some cased letter, and none of the other case.
+const LOWER = /\p{Lowercase}/u;
+const UPPER = /\p{Uppercase}/u;
+const TITLE = /\p{Lt}/u;
+function isCase(s, wanted, other) {
   let cased = false;
-  for (const ch of s) {
-    if (/[\p{Uppercase}\p{Lt}]/u.test(ch)) return false;
-    if (/\p{Lowercase}/u.test(ch)) cased = true;
-  }
-  return cased;
-}
-function isUpper(s) {
-  let cased = false;
-  for (const ch of s) {
-    if (/[\p{Lowercase}\p{Lt}]/u.test(ch)) return false;
-    if (/\p{Uppercase}/u.test(ch)) cased = true;
+  for (const ch of chars(s)) {
+    if (other.test(ch) || TITLE.test(ch)) return false;
+    if (wanted.test(ch)) cased = true;
   }
   return cased;
 }
@@ -843,7 +853,7 @@ function isUpper(s) {
 function replace(s, old, replacement, count) {
   const limit = count === null ? -1 : intArgument(count, 'count');
   if (old === '') {
-    const cps = Array.from(codePoints(s));
+    const cps = chars(s);
     const n = limit < 0 ? cps.length + 1 : Math.min(limit, cps.length + 1);
     checkLength(s.length + n * replacement.length);
     let out = '';
@@ -941,7 +951,7 @@ function roundValue(value, precision, method) {
 
 // Jinja's make_attrgetter: "a.b.0" walks keys and indexes.
 function attributeGetter(attribute, caseSensitive) {
-  const post = (v) => (!caseSensitive && typeof v === 'string' ? v.toLowerCase() : v);
+  const post = (v) => (!caseSensitive && typeof v === 'string' ? (spendText(v), v.toLowerCase()) : v);
   if (attribute === null) return (item) => post(item);
   const parts = typeof attribute === 'string' ? attribute.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)) : [attribute];
   return (item) => post(parts.reduce((v, p) => getItem(v, p, () => `item attribute '${attribute}'`), item));
@@ -964,12 +974,13 @@ function minMax(value, caseSensitive, attribute, sign) {
   }
   return best;
 }
-// Python set membership for unique: unhashable values are errors.
+// What unique compares, as Python's set: 1 == 1.0 == True; lists and dicts are unhashable.
+const NONE_KEY = Symbol('None');
 function setKey(v) {
-  if (typeof v === 'string') return 's' + v;
-  if (isNumber(v)) return Number.isInteger(num(v)) ? 'n' + (num(v) + 0) : 'f' + floatRepr(num(v));
-  if (v === null) return 'N';
-  if (isTuple(v)) return 't' + JSON.stringify(v.map(setKey));
+  if (typeof v === 'string') return v;
+  if (isNumber(v)) return num(v) + 0;
+  if (v === null) return NONE_KEY;
+  if (isTuple(v)) return '\u0000tuple' + JSON.stringify(v.map((x) => (typeof setKey(x) === 'symbol' ? null : setKey(x))));
   if (v instanceof Undefined) needValue(v);
   fail(`unhashable type: '${typeName(v)}'`);
 }
@@ -978,8 +989,10 @@ function urlQuote(value, forQuery) {
   const safe = forQuery ? /[A-Za-z0-9_.~-]/ : /[A-Za-z0-9_.~/-]/;
   const text = toStr(value);
   checkLength(text.length * 3);
+  const bytes = Buffer.from(text, 'utf8');
+  spend(bytes.length);
   let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
+  for (const byte of bytes) {
     const ch = String.fromCharCode(byte);
     out += byte < 0x80 && safe.test(ch) ? ch : '%' + hex(byte, 2).toUpperCase();
   }
@@ -1031,6 +1044,7 @@ function toJson(value, indent) {
   return parts.join('').replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/'/g, '\\u0027');
 }
 function jsonAscii(s) { // Python json's ensure_ascii string
+  spend(s.length);
   const simple = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
   let out = '"';
   for (let i = 0; i < s.length; i++) {
@@ -1046,7 +1060,7 @@ function jsonAscii(s) { // Python json's ensure_ascii string
 function pathArgument(v) {
   needValue(v);
   if (typeof v !== 'string') fail(`expected a path string, not ${typeName(v)}`);
-  return v;
+  return spendText(v), v;
 }
 // Python's str.splitlines() (no line ends kept).
 function splitLines(s) {
@@ -1057,6 +1071,7 @@ function splitLines(s) {
 function indent(s, width, first, blank) {
   needValue(s);
   if (typeof s !== 'string') fail(`indent needs a string, not ${typeName(s)}`);
+  spendText(s);
   let unit;
   if (typeof width === 'string') unit = width;
   else {
@@ -1082,9 +1097,9 @@ const FILTERS = new Map(Object.entries({
   upper: [[], (v) => toStr(v).toUpperCase()],
   capitalize: [[], (v) => capitalize(toStr(v))],
   title: [[], (v) => title(toStr(v))],
-  trim: [[p('chars', null)], (v, chars) => {
-    if (chars !== null && typeof chars !== 'string') fail(`trim characters must be a string, not ${typeName(chars)}`);
-    return strip(toStr(v), chars === null ? null : Array.from(chars));
+  trim: [[p('chars', null)], (v, characters) => {
+    if (characters !== null && typeof characters !== 'string') fail(`trim characters must be a string, not ${typeName(characters)}`);
+    return strip(toStr(v), characters === null ? null : Array.from(characters));
   }],
   replace: [[p('old'), p('new'), p('count', null)], (v, old, replacement, count) => replace(toStr(v), toStr(old), toStr(replacement), count)],
   int: [[p('default', 0), p('base', 10)], (v, dflt, base) => toInt(v, dflt, base)],
@@ -1101,7 +1116,7 @@ const FILTERS = new Map(Object.entries({
   }],
   last: [[], (v) => {
     if (isIterator(v)) fail('last needs a sequence, not an iterator: add "| list" first');
-    const items = typeof v === 'string' ? Array.from(codePoints(v)) : iterate(v);
+    const items = typeof v === 'string' ? chars(v) : iterate(v);
     return items.length ? items[items.length - 1] : new Undefined(null, 'undefined: no last item, the sequence is empty');
   }],
   list: [[], (v) => checkedList(iterate(v).slice())],
@@ -1125,7 +1140,7 @@ const FILTERS = new Map(Object.entries({
     return iterator(out);
   }],
   reverse: [[], (v) => {
-    if (typeof v === 'string') return Array.from(codePoints(v)).reverse().join('');
+    if (typeof v === 'string') return chars(v).reverse().join('');
     if (v instanceof Undefined) return need(v), iterator([]);
     if (Array.isArray(v) || v instanceof Map) return iterator(iterate(v).slice().reverse());
     fail(`reverse needs a string or a sequence, not ${typeName(v)}`);
@@ -1184,8 +1199,8 @@ const TESTS = new Map(Object.entries({
   mapping: [[], (v) => v instanceof Map || v instanceof HostVars],
   sequence: [[], (v) => typeof v === 'string' || (Array.isArray(v) && !ITERATORS.has(v)) || v instanceof Map || (v instanceof Undefined && !v.strict)],
   iterable: [[], (v) => (need(v), typeof v === 'string' || Array.isArray(v) || v instanceof Map || v instanceof Loop || v instanceof Undefined)],
-  lower: [[], (v) => isLower(toStr(v))],
-  upper: [[], (v) => isUpper(toStr(v))],
+  lower: [[], (v) => isCase(toStr(v), LOWER, UPPER)],
+  upper: [[], (v) => isCase(toStr(v), UPPER, LOWER)],
   odd: [[], isOdd],
   even: [[], (v) => equal(arith('%', v, 2), 0)],
   divisibleby: [[p('num')], (v, n) => equal(arith('%', v, n), 0)],
@@ -1952,9 +1967,10 @@ class Renderer {
     this.iterations = 0;
     this.line = 1;
   }
+  // The source of an expression, for messages (never its value).
   describe(node) {
-    const text = this.source.slice(node.s, node.e).replace(/\s+/g, ' ').trim();
-    return text.length > 80 ? text.slice(0, 77) + '...' : text;
+    const text = this.source.slice(node.s, Math.min(node.e, node.s + 200)).replace(/\s+/g, ' ').trim();
+    return text.length > 80 || node.e > node.s + 200 ? text.slice(0, 77) + '...' : text;
   }
   write(s) {
     if (!s) return;
@@ -2143,10 +2159,10 @@ class Renderer {
 // Rendering text, files and folders
 
 function renderText(text, context, notebook, file) {
+  if (typeof text !== 'string') throw new TypeError('template text must be a string');
   let renderer = null;
   meter = { work: 0 };
   try {
-    if (typeof text !== 'string') throw new TypeError('template text must be a string');
     if (text.length > LIMITS.templateChars) fail(`the template is larger than ${LIMITS.templateChars / MiB} MiB`, 1);
     const normalized = text.replace(/\r\n?/g, '\n'); // as Jinja and Ansible read templates
     const { tokens, source } = tokenize(normalized, notebook);
@@ -2157,6 +2173,7 @@ function renderText(text, context, notebook, file) {
     const line = (e && e.line) || (renderer ? renderer.line : 1);
     if (e instanceof Problem) throw new TemplateError(file, line, e.reason);
     if (e instanceof RangeError) throw new TemplateError(file, line, 'the template is too complex to render (nesting or size)');
+    if (e instanceof TypeError) throw new TemplateError(file, line, `internal error of wod's renderer: ${e.message}`); // a bug: report it, never crash the plan
     throw e;
   } finally {
     meter = { work: 0 };
