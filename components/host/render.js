@@ -86,7 +86,9 @@ class Problem extends Error {
 function fail(reason, line) {
   throw new Problem(reason, line);
 }
-const NOT_SUPPORTED = "is not supported by wod's renderer";
+// How a template learns it left the supported subset.
+const IS_NOT_SUPPORTED = "is not supported by wod's renderer";
+const ARE_NOT_SUPPORTED = "are not supported by wod's renderer";
 
 // Work and size accounting of the render in progress (rendering is synchronous).
 let meter = { work: 0 };
@@ -183,12 +185,12 @@ function int(n) {
   return n === 0 ? 0 : n;
 }
 
-// The caller's JSON data as template values.
+// The caller's JSON data as template values (bad data is the caller's bug: a TypeError).
 function fromJs(v, depth, where) {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return Number.isSafeInteger(v) ? v : new Float(v);
-  if (depth > LIMITS.nesting) fail(`variable ${where} is nested deeper than ${LIMITS.nesting} levels`);
+  if (depth > LIMITS.nesting) throw new TypeError(`template variable ${where} is nested deeper than ${LIMITS.nesting} levels`);
   if (Array.isArray(v)) return v.map((x) => fromJs(x, depth + 1, where));
   const proto = typeof v === 'object' ? Object.getPrototypeOf(v) : undefined;
   if (proto === Object.prototype || proto === null) {
@@ -196,7 +198,7 @@ function fromJs(v, depth, where) {
     for (const key of Object.keys(v)) if (v[key] !== undefined) map.set(key, fromJs(v[key], depth + 1, where));
     return map;
   }
-  fail(`variable ${where} is not plain JSON data`);
+  throw new TypeError(`template variable ${where} is not plain JSON data`);
 }
 function contextOf(vars) {
   if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) throw new TypeError('template variables must be a plain object');
@@ -302,8 +304,8 @@ function dictKey(v) {
   if (typeof v === 'boolean') return +v;
   if (v instanceof Float) return Number.isInteger(v.value) ? v.value + 0 : NO_KEY;
   if (v instanceof Undefined) return need(v), NO_KEY;
-  if (v === null || isTuple(v)) return NO_KEY;
-  return UNHASHABLE;
+  if (v instanceof Map || (Array.isArray(v) && seqKind(v) === 'list')) return UNHASHABLE;
+  return NO_KEY; // None, tuples, ranges, iterators: hashable, never a key here
 }
 
 function contains(container, item) {
@@ -457,9 +459,9 @@ function exactDecimal(x) {
 // |x| ~ N * 10**-places: what Python's round() and '%.Nf' compute.
 function roundedDecimal(x, places) {
   const [whole, fraction] = exactDecimal(Math.abs(x));
-  const digits = whole + fraction;
   const keep = whole.length + places;
   if (keep < 0) return 0n;
+  const digits = (whole + fraction).padEnd(keep, '0');
   const kept = digits.slice(0, keep);
   const rest = digits.slice(keep);
   let up = false;
@@ -599,11 +601,11 @@ function percentFormat(format, arg) {
     while ('-+ #0'.includes(format[i]) && i < format.length) flags += format[i++];
     let width = 0;
     let precision = null;
-    if (format[i] === '*') fail(`'*' widths in format strings ${NOT_SUPPORTED}`);
+    if (format[i] === '*') fail(`'*' widths in format strings ${ARE_NOT_SUPPORTED}`);
     while (format[i] >= '0' && format[i] <= '9') width = width * 10 + Number(format[i++]);
     if (format[i] === '.') {
       i++;
-      if (format[i] === '*') fail(`'*' precisions in format strings ${NOT_SUPPORTED}`);
+      if (format[i] === '*') fail(`'*' precisions in format strings ${ARE_NOT_SUPPORTED}`);
       precision = 0;
       while (format[i] >= '0' && format[i] <= '9') precision = precision * 10 + Number(format[i++]);
     }
@@ -681,7 +683,7 @@ function formatOne(conversion, flags, width, precision, value) {
       return padNumber(sign(x < 0 || Object.is(x, -0)), body);
     }
   }
-  fail(`the format conversion '%${conversion}' ${NOT_SUPPORTED}`);
+  fail(`the format conversion '%${conversion}' ${IS_NOT_SUPPORTED}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,7 +717,7 @@ function loopAttribute(loop, name) {
     case 'previtem': return i > 0 ? loop.items[i - 1] : new Undefined('loop.previtem', 'undefined: loop.previtem in the first iteration');
     case 'nextitem': return i < n - 1 ? loop.items[i + 1] : new Undefined('loop.nextitem', 'undefined: loop.nextitem in the last iteration');
   }
-  fail(`loop.${name} ${NOT_SUPPORTED}`);
+  fail(`loop.${name} ${IS_NOT_SUPPORTED}`);
 }
 
 function getItem(obj, key, describe) {
@@ -935,7 +937,8 @@ function roundValue(value, precision, method) {
   if (method !== 'common') {
     if (!Number.isFinite(x)) fail('cannot round infinity or NaN');
     const scale = Number(`1e${places}`);
-    return new Float((method === 'ceil' ? Math.ceil(x * scale) : Math.floor(x * scale)) / scale);
+    const whole = (method === 'ceil' ? Math.ceil(x * scale) : Math.floor(x * scale)) + 0; // math.ceil gives an int: no -0
+    return new Float(whole / scale);
   }
   if (isInt(value)) {
     if (places >= 0) return x;
@@ -980,9 +983,15 @@ function setKey(v) {
   if (typeof v === 'string') return v;
   if (isNumber(v)) return num(v) + 0;
   if (v === null) return NONE_KEY;
-  if (isTuple(v)) return '\u0000tuple' + JSON.stringify(v.map((x) => (typeof setKey(x) === 'symbol' ? null : setKey(x))));
+  if (isTuple(v)) return '\u0000tuple' + JSON.stringify(v.map((x) => (typeof setKey(x) === 'string' || typeof setKey(x) === 'number' ? setKey(x) : null)));
+  const r = RANGES.get(v); // equal when they hold the same numbers
+  if (r) return v.length < 2 ? `\u0000range:${v.length}:${v.length ? v[0] : ''}` : `\u0000range:${v[0]}:${r[2]}:${v.length}`;
   if (v instanceof Undefined) needValue(v);
-  fail(`unhashable type: '${typeName(v)}'`);
+  if (v instanceof Map || Array.isArray(v)) {
+    if (ITERATORS.has(v)) return v; // compared by identity
+    fail(`unhashable type: '${typeName(v)}'`);
+  }
+  return v;
 }
 
 function urlQuote(value, forQuery) {
@@ -1307,7 +1316,7 @@ function pythonString(body, line) {
       if (code > 0x10ffff) fail('illegal Unicode character in a string', line);
       out += String.fromCodePoint(code);
       i += width;
-    } else if (e === 'N') fail(`\\N{…} escapes ${NOT_SUPPORTED}`, line);
+    } else if (e === 'N') fail(`\\N{…} escapes ${ARE_NOT_SUPPORTED}`, line);
     else out += '\\' + e;
   }
   return out;
@@ -1575,7 +1584,7 @@ class Parser {
     if (t.value === 'for') return this.parseFor();
     if (t.value === 'set') return this.parseSet();
     if (END_TAGS.has(t.value)) fail(`unexpected {% ${t.value} %}`, t.line);
-    if (JINJA_TAGS.has(t.value)) fail(`{% ${t.value} %} ${NOT_SUPPORTED}`, t.line);
+    if (JINJA_TAGS.has(t.value)) fail(`{% ${t.value} %} ${IS_NOT_SUPPORTED}`, t.line);
     fail(`unknown tag '${t.value}'`, t.line);
   }
   parseIf() {
@@ -1605,7 +1614,7 @@ class Parser {
     this.expectName('in');
     const iter = this.parseTuple(false, ['recursive']);
     const filter = this.skipName('if') ? this.parseExpression(true) : null;
-    if (this.isName('recursive')) fail(`recursive loops are ${NOT_SUPPORTED.slice(3)}`, line);
+    if (this.isName('recursive')) fail(`recursive loops ${ARE_NOT_SUPPORTED}`, line);
     const body = this.parseStatements(['endfor', 'else']);
     const elseBody = this.next().value === 'endfor' ? [] : this.parseStatements(['endfor'], true);
     this.leave();
@@ -1613,9 +1622,9 @@ class Parser {
   }
   parseSet() {
     const line = this.next().line;
-    if (this.look().type === '.') fail(`namespace assignments ({% set ns.x = … %}) are ${NOT_SUPPORTED.slice(3)}`, line);
+    if (this.look().type === '.') fail(`namespace assignments ({% set ns.x = … %}) ${ARE_NOT_SUPPORTED}`, line);
     const target = this.parseAssignTarget(null);
-    if (!this.skip('=')) fail(`set blocks ({% set x %}…{% endset %}) are ${NOT_SUPPORTED.slice(3)}`, line);
+    if (!this.skip('=')) fail(`set blocks ({% set x %}…{% endset %}) ${ARE_NOT_SUPPORTED}`, line);
     return { type: 'set', target, expr: this.parseTuple(true), line };
   }
   // Names only: `x`, or `a, b` which unpacks.
@@ -1626,7 +1635,7 @@ class Parser {
       if (names.length) this.expect(',');
       if (this.isTupleEnd(extraEnds)) break;
       const t = this.cur;
-      if (t.type === '(') fail(`parenthesized assignment targets are ${NOT_SUPPORTED.slice(3)}`, t.line);
+      if (t.type === '(') fail(`parenthesized assignment targets ${ARE_NOT_SUPPORTED}`, t.line);
       if (t.type !== 'name' || ['true', 'false', 'True', 'False', 'none', 'None'].includes(t.value)) fail(`can't assign to ${describeToken(t)}`, t.line);
       names.push(this.next().value);
       if (this.cur.type !== ',') break;
@@ -1835,7 +1844,7 @@ class Parser {
       const [start, stop, step] = args[0].parts;
       return this.node({ type: 'slice', obj: node, start, stop, step }, first, [node, start, stop, step]);
     }
-    if (args.some((a) => a.type === 'slice')) fail(`multiple slices ${NOT_SUPPORTED}`, t.line);
+    if (args.some((a) => a.type === 'slice')) fail(`multiple slices ${ARE_NOT_SUPPORTED}`, t.line);
     const key = args.length === 1 ? args[0] : this.node({ type: 'tuple', items: args }, t, args);
     return this.node({ type: 'getitem', obj: node, key }, first, [node, key]);
   }
@@ -1869,7 +1878,7 @@ class Parser {
         this.expect(',');
         if (this.cur.type === ')') break;
       }
-      if (this.cur.type === '*' || this.cur.type === '**') fail(`*args and **kwargs in calls are ${NOT_SUPPORTED.slice(3)}`, this.cur.line);
+      if (this.cur.type === '*' || this.cur.type === '**') fail(`*args and **kwargs in calls ${ARE_NOT_SUPPORTED}`, this.cur.line);
       if (this.cur.type === 'name' && this.look().type === '=') {
         const key = this.next().value;
         this.next();
@@ -1888,8 +1897,8 @@ class Parser {
     const t = this.cur;
     if (node.type !== 'name' || node.name !== 'range') {
       const what = this.source.slice(node.s, node.e);
-      if (node.type === 'getattr') fail(`method calls such as ${what}() are ${NOT_SUPPORTED.slice(3)}: use a filter, e.g. x | ${node.name}`, t.line);
-      fail(`calling ${what}() ${NOT_SUPPORTED}: the only function is range()`, t.line);
+      if (node.type === 'getattr') fail(`method calls such as ${what}() ${ARE_NOT_SUPPORTED}: use a filter instead (e.g. x | upper, not x.upper())`, t.line);
+      fail(`calling ${what}() ${IS_NOT_SUPPORTED}: the only function is range()`, t.line);
     }
     const { args, kwargs } = this.parseCallArgs();
     if (kwargs.size || !args.length || args.length > 3) fail('range() takes 1 to 3 positional arguments', t.line);
@@ -1901,7 +1910,7 @@ class Parser {
       let name = t.value;
       while (this.skip('.')) name += '.' + this.expect('name').value;
       const spec = FILTERS.get(name);
-      if (!spec) fail(`filter '${name}' ${NOT_SUPPORTED}`, t.line);
+      if (!spec) fail(`filter '${name}' ${IS_NOT_SUPPORTED}`, t.line);
       const { args, kwargs } = this.cur.type === '(' ? this.parseCallArgs() : { args: [], kwargs: new Map() };
       bindArguments('filter', name, spec[0], args, kwargs, t.line);
       node = this.node({ type: 'filter', name, value: node, args, kwargs }, first, [node, ...args, ...kwargs.values()]);
@@ -1915,7 +1924,7 @@ class Parser {
     let name = t.value;
     while (this.skip('.')) name += '.' + this.expect('name').value;
     const spec = TESTS.get(name);
-    if (!spec) fail(`test '${name}' ${NOT_SUPPORTED}`, t.line);
+    if (!spec) fail(`test '${name}' ${IS_NOT_SUPPORTED}`, t.line);
     let args = [];
     let kwargs = new Map();
     if (this.cur.type === '(') ({ args, kwargs } = this.parseCallArgs());
@@ -2043,7 +2052,7 @@ class Renderer {
   lookup(node, scope) {
     for (let s = scope; s; s = s.parent) if (s.vars.has(node.name)) return s.vars.get(node.name);
     if (node.name === 'hostvars') return this.hostvars;
-    if (JINJA_GLOBALS.has(node.name)) fail(`'${node.name}' ${NOT_SUPPORTED}`, node.line);
+    if (JINJA_GLOBALS.has(node.name)) fail(`'${node.name}' ${IS_NOT_SUPPORTED}`, node.line);
     return new Undefined(node.name);
   }
   args(nodes, scope) {
@@ -2142,13 +2151,13 @@ class Renderer {
   }
   getAttribute(obj, n) {
     const name = n.name;
-    if (name.startsWith('_')) fail(`'${this.describe(n)}': attribute names starting with '_' are ${NOT_SUPPORTED.slice(3)}`);
+    if (name.startsWith('_')) fail(`'${this.describe(n)}': attribute names starting with '_' ${ARE_NOT_SUPPORTED}`);
     if (obj instanceof Undefined) needValue(obj);
     if (obj instanceof Loop) return loopAttribute(obj, name);
     if (obj instanceof HostVars) return obj.vars;
     const methods = PY_ATTRIBUTE_SETS.get(typeName(obj));
     if (methods && methods.has(name)) {
-      fail(`'${this.describe(n)}' is a Python ${typeName(obj)} method or attribute; those are ${NOT_SUPPORTED.slice(3)} (use a filter, or ['${name}'] for a key)`);
+      fail(`'${this.describe(n)}' is a Python ${typeName(obj)} method or attribute; those ${ARE_NOT_SUPPORTED} (use a filter, or ['${name}'] for a key)`);
     }
     if (obj instanceof Map && obj.has(name)) return obj.get(name);
     return new Undefined(this.describe(n));
@@ -2183,14 +2192,7 @@ function renderText(text, context, notebook, file) {
 function renderTemplate(text, vars, options = {}) {
   const file = options.file === undefined ? '<template>' : String(options.file);
   const notebook = options.notebook === undefined ? file.endsWith('.ipynb') : !!options.notebook;
-  let context;
-  try {
-    context = contextOf(vars);
-  } catch (e) {
-    if (e instanceof Problem) throw new TemplateError(file, 0, e.reason);
-    throw e;
-  }
-  return renderText(text, context, notebook, file);
+  return renderText(text, contextOf(vars), notebook, file);
 }
 
 function isRendered(relativePath) {
