@@ -325,6 +325,14 @@ describe("workshop folders: WoD's file rule, notebooks, files and links", () => 
     expect(fs.readdirSync(dest).sort()).toEqual(["lab.py", "secret.txt"]);
   });
 
+  it("a rendered file that is not UTF-8 or is over 10 MiB is reported, not guessed at", () => {
+    const dir = workshop({ "latin1.sh": Buffer.from("echo ok\necho caf\xe9\n", "latin1"), "huge.py": "#".repeat(LIMITS.templateChars + 1), "huge.csv": "x".repeat(LIMITS.templateChars + 1) });
+    expect(checkFolder(dir, VARS)).toEqual([
+      { file: "huge.py", line: 0, reason: "larger than 10 MiB, too big to render" },
+      { file: "latin1.sh", line: 2, reason: "not valid UTF-8 text" },
+    ]);
+  });
+
   it("leaves out the author's Jupyter checkpoints", () => {
     const dir = workshop({ "0-ReadMeFirst.ipynb": notebook('["hi"]'), ".ipynb_checkpoints/0-ReadMeFirst-checkpoint.ipynb": "{{ NOPE", "old-checkpoint.ipynb": "{{" });
     expect(checkFolder(dir, VARS)).toEqual([]);

@@ -6,22 +6,27 @@
  * setpriv as the slot user) load this same file, so a template that renders at plan time renders
  * the same way at activation, and one that does not is reported with its file and line.
  *
- * What it renders: the Jinja2 subset WoD's notebooks use, as WoD renders them (Ansible's
+ * What it renders: the Jinja2 subset WoD's workshops use, exactly as WoD renders it (Ansible's
  * `template` module: trim_blocks, no lstrip_blocks, keep_trailing_newline, CRLF read as LF,
- * undefined variables are errors).
- *   tags        {{ }}  {% %}  {# #}  with `-` (and `+`) whitespace control; {% raw %}…{% endraw %}
- *   statements  if/elif/else/endif; for NAMES in EXPR [if EXPR] … else … endfor (loop.index,
- *               index0, revindex, revindex0, first, last, length, previtem, nextitem);
- *               set NAMES = EXPR
- *   expressions Jinja's precedence: a if c else b, or, and, not, comparisons (chained), in,
- *               not in, is [not] TEST, + -, ~, * / // %, **, unary - +, filters, a.b, a[k],
- *               a[i:j:k]; literals: strings (Python escapes), ints, floats, true/false/none
- *               (any case Jinja allows), lists, tuples, dicts; range()
- *   filters     see FILTERS; tests see TESTS.
- *   values      Python's: True/False/None, int vs float (`4/2` is `2.0`), repr of lists and
- *               dicts, Python truthiness, `~` stringifies, `'a' + 1` is an error.
+ * undefined variables are errors). test/render-differential.test.ts holds it to Python Jinja2.
+ *   tags         {{ }}  {% %}  {# #}, with `-` and `+` whitespace control; {% raw %}…{% endraw %}
+ *   statements   if/elif/else/endif; for NAMES in EXPR [if EXPR] … [else …] endfor (loop.index,
+ *                index0, revindex, revindex0, first, last, length, previtem, nextitem);
+ *                set NAMES = EXPR
+ *   expressions  Jinja's precedence: a if c else b, or, and, not, chained comparisons, in, not in,
+ *                is [not] TEST, + -, ~, * / // %, **, unary - +, | FILTER, a.b, a[k], a[i:j:k];
+ *                strings (Python escapes), ints, floats, true/false/none (any case), lists,
+ *                tuples, dicts; range() is the only call; `hostvars[any]` is the variables
+ *   filters      default/d, lower, upper, capitalize, title, trim, replace, int, float, string,
+ *                length/count, join, first, last, list, sort, unique, reverse, abs, round, min,
+ *                max, sum, format, indent, urlencode, tojson, and Ansible's basename, dirname
+ *   tests        defined, undefined, none, boolean, true, false, integer, float, number, string,
+ *                mapping, sequence, iterable, lower, upper, odd, even, divisibleby, eq/equalto,
+ *                ne, lt/lessthan, le, gt/greaterthan, ge, in
+ *   values       Python's: True/False/None, int vs float (`4/2` is `2.0`), repr of lists and
+ *                dicts, truthiness, `~` stringifies, `'a' + 1` is an error; ints up to 2**53
  * Anything else Jinja has (macros, call, include/import/extends, block set, with, method calls
- * such as x.upper(), other filters, tests and globals) is a TemplateError saying it is "not
+ * such as x.upper(), other filters, tests and globals) is a TemplateError saying it "is not
  * supported by wod's renderer", raised when the template is parsed, so the plan reports it even
  * in a branch the sample slot does not take.
  *
@@ -34,13 +39,14 @@
  * caller's JSON (strings, numbers, booleans, null, arrays, and Maps for objects). The evaluator
  * never reads a JavaScript property named by a template: dict keys go through Map.get, lists
  * take integer indexes, `loop` attributes come from a fixed switch; names starting with `_` are
- * refused. The only calls are the filters and tests of two frozen tables, looked up at parse
+ * refused. The only calls are the filters and tests of two fixed tables, looked up at parse
  * time, and range(). So there is no object, prototype, constructor, function, module or process
  * for a template to reach: nothing to escape to.
  *
  * Why it always ends: LIMITS below bound the template, the output and every string built along
- * the way, loop iterations, range() length, list sizes, nesting depth and total evaluation work;
- * crossing one is a TemplateError, never a hang. No regular expression here backtracks on input.
+ * the way, loop iterations, range() length, list sizes, nesting depth and total evaluation work
+ * (every operation pays for the data it touches); crossing one is a TemplateError, never a hang.
+ * No regular expression here backtracks on input.
  */
 const fs = require('fs');
 const path = require('path');
@@ -501,7 +507,7 @@ function repeat(seq, times) {
   if (kind !== 'list' && kind !== 'tuple') fail(`unsupported operand types for *: ${kind} and int`);
   if (seq.length * n > LIMITS.listItems) fail(`a list of more than ${LIMITS.listItems} items`);
   const out = [];
-  for (let i = 0; i < n; i++) out.push(...seq);
+  for (let i = 0; i < n; i++) for (const item of seq) out.push(item);
   return checkedList(out, kind);
 }
 function numberOp(op, a, b) {
@@ -2219,7 +2225,7 @@ function* walk(dir) {
       yield { rel: relPath, abs: path.join(dir, relPath), kind };
       if (kind === 'dir') subdirs.push(relPath);
     }
-    stack.push(...subdirs.reverse());
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]);
   }
 }
 
