@@ -234,7 +234,7 @@ const codePoints = (s) => (hasSurrogates(s) ? chars(s) : s);
 function codePointLength(s) {
   if (!hasSurrogates(s)) return s.length;
   let n = 0;
-  for (const _ of s) n++; // eslint-disable-line no-unused-vars
+  for (const _ of s) n++;
   return n;
 }
 // Python compares strings by code point; JS `<` by UTF-16 unit.
