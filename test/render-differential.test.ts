@@ -261,6 +261,7 @@ const REFUSED: [string, RegExp][] = [
   ["{{ D.__class__ is defined }}", /names starting with '_' are not supported/],
   ["{{ L | reverse }}", /cannot print an iterator/],
   ["{{ [NOPE] }}", /'NOPE' is undefined/],
+  ["{{ '%r' % NOPE }}", /'NOPE' is undefined/],
   ["{{ [('x' if false)] }}", /cannot print an undefined value inside a list/],
   ["{{ 2 ** 100 }}", /larger than 2\*\*53/],
   ["{{ 1e20 | int }}", /larger than 2\*\*53/],
@@ -301,7 +302,7 @@ const FILTERS = [
   "int(7)", "float", "join(',')", "join", "default('x')", "d('y', true)", "replace('x', 'Y')", "indent(2)", "indent(2, true)",
   "urlencode", "sum", "min", "max", "format(STDID)", "basename", "dirname",
 ];
-const FORMATS = ["'%s'", "'%d'", "'%.2f'", "'%5.1f'", "'%-4s|'", "'%03d'", "'%x'", "'%+.1f'", "'%.3s'", "'%%%s'", "'%f'", "'%.0f'", "'%r'"];
+const FORMATS = ["'%s'", "'%d'", "'%.2f'", "'%5.1f'", "'%-4s|'", "'%03d'", "'%x'", "'%+.1f'", "'%.3s'", "'%%%s'", "'%f'", "'%.0f'"]; // not %r: Jinja's repr of an undefined value is "Undefined"
 const TESTS = [
   "defined", "not defined", "none", "number", "string", "mapping", "sequence", "iterable", "true", "false", "boolean", "integer",
   "float", "odd", "even", "divisibleby 3", "divisibleby(2)", "eq 7", "equalto(1)", "lt 2", "in L", "lower", "upper", "not sequence",
