@@ -40,6 +40,7 @@ const oneLine = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean
 
 /**
  * parseArgs, strict, with its errors as usage errors in one line (`unknown option --bogus`).
+ * `usage` names the command in the hint.
  */
 export function parseCommandLine<T extends ParseArgsConfig>(config: T, usage: string) {
   try {
@@ -49,10 +50,11 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T, usage: st
     const option = /'(-[^']*)'/.exec(err.message)?.[1] ?? "";
     const why =
       err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? `unknown option ${option.split(/[ ,]/)[0]}`
-      : err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ? `option ${option.split(/[ ,]/)[0]} ${/argument missing/.test(err.message) ? "needs a value" : "takes no value"}`
+      : err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
+        ? `option ${option.split(/[ ,]/)[0]} ${/argument missing|ambiguous/.test(err.message) ? "needs a value (one starting with '-' is never valid here)" : "takes no value"}`
       : err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" ? `unexpected argument ${/'([^']*)'/.exec(err.message)?.[1] ?? ""}`
       : err.message.split(".")[0];
-    throw new UsageError(`${why} (see --help)\n${usage}`);
+    throw new UsageError(`${why} (see ${/^usage: (wod(?: [a-z-]+)?)/.exec(usage)?.[1] ?? "wod"} --help)`);
   }
 }
 

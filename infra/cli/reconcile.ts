@@ -104,7 +104,7 @@ export async function reconcileCommand(argv: string[]): Promise<number> {
     },
   }, RECONCILE_USAGE);
   if (a.help) return console.log(RECONCILE_USAGE), 0;
-  if (!a.stack) throw new UsageError(`--stack is required\n${RECONCILE_USAGE}`);
+  if (!a.stack) throw new UsageError("--stack is required (see wod reconcile --help)");
   const stack = stackName(a.stack);
   const args: Args = {
     json: a.json!, allowMassDelete: a["allow-mass-delete"]!, fastPath: !a["no-fast-path"], writeBackOnly: a["write-back-only"]!,

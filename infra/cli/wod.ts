@@ -56,8 +56,7 @@ export async function wod(argv: string[]): Promise<number> {
     case "db:migrate":
       return (require("./migrate") as typeof import("./migrate")).migrateCommand(rest);
     case undefined:
-      console.error(USAGE);
-      return 2;
+      throw new UsageError("a command is required (see wod --help)");
     case "help":
     case "--help":
     case "-h":
