@@ -8,7 +8,7 @@ import { ConfigError, readStackFile } from "../config";
 import { openDatabase } from "../db/connect";
 import { ROOT } from "../load";
 import { sshReader } from "../reconcile/host-facts";
-import { pulumiEngine } from "../reconcile/pulumi-engine";
+import { assertStackExists, pulumiEngine, StackMissing } from "../reconcile/pulumi-engine";
 import { renderReport } from "../reconcile/report";
 import { EXIT, reconcile, type Report } from "../reconcile/run";
 import { parseCommandLine, runCommand, stackName, UsageError } from "./exit";
@@ -39,6 +39,13 @@ async function once(stack: string, args: Args): Promise<Report> {
     return failed(stack, (e as Error).message);
   }
   if (!process.env.DATABASE_URL) return failed(stack, "DATABASE_URL is not set: a reconcile never runs on an empty embedded database");
+  try {
+    await assertStackExists(args.pulumiStack, ROOT);
+  } catch (e) {
+    // A missing stack is a configuration error to fix, not an engine failure to retry.
+    if (e instanceof StackMissing) return failed(stack, e.message);
+    throw e;
+  }
   let db;
   try {
     db = await openDatabase({ url: process.env.DATABASE_URL });
