@@ -13,7 +13,7 @@ import { loadCatalog } from "../infra/catalog/load";
 import { importRegistrations } from "../infra/cli/import";
 import { syncCatalog } from "../infra/db/catalog-sync";
 import { ROOT } from "../infra/load";
-import { wodYml, writeCatalog } from "./support/fixtures";
+import { stackConfig, wodYml, writeCatalog } from "./support/fixtures";
 import { startPg, type TestPg } from "./support/pg";
 
 const BIN = path.join(ROOT, "infra/cli/bin.js");
@@ -133,6 +133,28 @@ describe("wod commands", () => {
     const r = await wod(["cancel", "1"], { DATABASE_URL: url.replace(/\/\/[^@]+@/, `//ro_${db}:ro@`) });
     expect(r.code).toBe(2);
     expect(lines(r.stderr)).toEqual([expect.stringMatching(/^wod: database error \(42501\): permission denied/)]);
+  }, 60_000);
+
+  it("on a real database, a command never syncs the checkout's catalog into it", async () => {
+    const pool = await pg.fresh();
+    const config = stackConfig();
+    await syncCatalog(pool, config, loadCatalog(writeCatalog({ "WKSHP-A": { yml: wodYml("A") } }), config).workshops);
+    const before = (await pool.query("select * from workshops order by name")).rows;
+    const url = pg.url((await pool.query("select current_database() as db")).rows[0].db);
+    const r = await wod(["register", "--email", "ada@example.org", "--workshop", "A"], { DATABASE_URL: url });
+    expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^registration \d+: A slot 1 .* on eu/) });
+    expect((await pool.query("select * from workshops order by name")).rows).toEqual(before);
+  }, 60_000);
+
+  it("on a real database that lacks migrations, a command says to run wod migrate (exit 2) and changes nothing", async () => {
+    const db = `bare_${process.pid}`;
+    await pg.server.pool.query(`create database ${db}`);
+    const r = await wod(["cancel", "1"], { DATABASE_URL: pg.url(db) });
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/lacks migrations 001_init\.sql.*: run `wod migrate`/)]);
+    const m = await wod(["migrate"], { DATABASE_URL: pg.url(db) });
+    expect(m).toMatchObject({ code: 0, stdout: expect.stringMatching(/^applied 001_init\.sql/) });
+    expect(await wod(["cancel", "1"], { DATABASE_URL: pg.url(db) })).toMatchObject({ code: 1, stderr: "no live registration 1\n" });
   }, 60_000);
 
   it("two commands at once on the embedded database both run (one waits for the other), no crash", async () => {

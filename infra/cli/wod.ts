@@ -8,10 +8,10 @@ import { formatIssue } from "../catalog/schema";
 import { syncCatalog } from "../db/catalog-sync";
 import { openDatabase } from "../db/connect";
 import { extendServer, MAX_EXTEND_DAYS, restoreServer, revokeServer } from "../db/learners";
-import { migrate } from "../db/migrate";
+import { migrate, pendingMigrations } from "../db/migrate";
 import { cancel, extend, MAX_EXTEND_HOURS, register } from "../db/registrations";
 import { seedDemo } from "../db/seed";
-import { CatalogInvalid, ROOT } from "../load";
+import { CatalogInvalid, DatabaseBehind, ROOT } from "../load";
 import { parseCommandLine, positiveNumber, recordId, runCommand, stackName, UsageError } from "./exit";
 import { ImportFileError, importRegistrations, renderImport } from "./import";
 
@@ -27,8 +27,9 @@ export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm r
   server-revoke <learner>                                               remove a student server on the next run
   server-restore <learner>                                              let a removed learner get a new server
   seed                                                                  demo data, into an empty database only
-  --stack NAME (default dev) selects Pulumi.NAME.yaml for the catalog (register, import, seed)
-  DATABASE_URL  the platform database; without it, the embedded one in .wod/pgdata
+  DATABASE_URL  the platform database, as the last up or reconcile migrated and synced it (commands never
+                migrate it or sync a catalog into it); without it, the embedded demo database in .wod/pgdata,
+                migrated and synced with the catalog of --stack NAME (default dev) by register, import and seed
 exit codes: 0 done; 1 nothing to act on (no such live registration or server, seed into a non-empty database);
   2 bad input, config, catalog or database error (nothing done); 3 refused (a registration, or some lines of an import)`;
 
@@ -97,17 +98,24 @@ export async function wod(argv: string[]): Promise<number> {
   }
   const usesCatalog = spec.options.includes("stack");
   const config = usesCatalog ? readStackFile(path.join(ROOT, `Pulumi.${stackName(o.stack ?? "dev")}.yaml`)) : undefined;
-  const catalog = config ? loadCatalog(path.resolve(ROOT, config.workshopsDir), config) : undefined;
-  if (catalog && hasErrors(catalog.issues)) {
-    // Registrations need the current catalog; a broken catalog is reported, never synced.
-    catalog.issues.forEach((i) => console.error(formatIssue(i)));
-    throw new CatalogInvalid(catalog);
-  }
 
   const db = await openDatabase({ log: (m) => console.error(`wod: ${m}`) });
   try {
-    await migrate(db.pool);
-    if (config && catalog) await syncCatalog(db.pool, config, catalog.workshops);
+    if (db.embedded) {
+      // The demo database is the commands' own: keep it migrated and on the checkout's catalog.
+      await migrate(db.pool);
+      const catalog = config ? loadCatalog(path.resolve(ROOT, config.workshopsDir), config) : undefined;
+      if (catalog && hasErrors(catalog.issues)) {
+        catalog.issues.forEach((i) => console.error(formatIssue(i)));
+        throw new CatalogInvalid(catalog);
+      }
+      if (config && catalog) await syncCatalog(db.pool, config, catalog.workshops);
+    } else {
+      // The platform's database changes schema and catalog only through an up or a reconcile (or
+      // `wod migrate`): a command run from an older or other checkout must never rewrite them.
+      const pending = await pendingMigrations(db.pool);
+      if (pending.length) throw new DatabaseBehind(`${db.describe} lacks migrations ${pending.join(", ")}: run \`wod migrate\` (or let the next up apply them) first`);
+    }
     switch (command) {
       case "register": {
         const r = await register(db.pool, { email: o.email!, workshop: o.workshop!, name: o.name, location: o.location });
