@@ -40,7 +40,12 @@ interface Owner {
 }
 
 /** Starts (initialising on first use) PostgreSQL on dataDir, waiting while another wod command uses it. */
-export async function startEmbedded(requestedDir: string, log: (m: string) => void = () => {}): Promise<EmbeddedServer> {
+export async function startEmbedded(
+  requestedDir: string,
+  log: (m: string) => void = () => {},
+  /** Where ports to try come from (tests); default: a free port the kernel hands out. */
+  opts: { ports?: () => Promise<number> } = {},
+): Promise<EmbeddedServer> {
   const wanted = path.resolve(requestedDir);
   const unlock = await lockDataDir(wanted, log);
   try {
@@ -58,7 +63,7 @@ export async function startEmbedded(requestedDir: string, log: (m: string) => vo
     }
     if (!fs.existsSync(path.join(dataDir, "PG_VERSION"))) await initialise(bin, dataDir, owner, log);
     await stopOrphan(dataDir, log);
-    const { child, port } = await startServer(bin, dataDir, owner);
+    const { child, port } = await startServer(bin, dataDir, owner, opts.ports ?? freePort);
     const killOnExit = () => child.kill("SIGINT");
     process.on("exit", killOnExit);
     const stop = async () => {
@@ -230,10 +235,10 @@ async function stopOrphan(dataDir: string, log: (m: string) => void): Promise<vo
 }
 
 /** Starts the server on a free port, retrying with another port when one is taken meanwhile. */
-async function startServer(bin: Binaries, dataDir: string, owner: Owner | undefined): Promise<{ child: ChildProcess; port: number }> {
+async function startServer(bin: Binaries, dataDir: string, owner: Owner | undefined, ports: () => Promise<number>): Promise<{ child: ChildProcess; port: number }> {
   let output = "";
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const port = await freePort();
+    const port = await ports();
     const child = spawn(bin.postgres, ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="], {
       ...owner, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C" },
     });
