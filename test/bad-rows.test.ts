@@ -12,7 +12,7 @@ import { syncCatalog } from "../infra/db/catalog-sync";
 import { loadCatalog } from "../infra/catalog/load";
 import { checkSshKey } from "../infra/desired/ssh-key";
 import { desiredState } from "../infra/desired/state";
-import { collectHostFacts, type HostReader } from "../infra/reconcile/host-facts";
+import { checkRelease, collectHostFacts, type HostReader } from "../infra/reconcile/host-facts";
 import { writeBack } from "../infra/reconcile/writeback";
 import { emptySnapshot, KEY_A, learner, stackConfig, wodYml, writeCatalog } from "./support/fixtures";
 import { startPg, type TestPg } from "./support/pg";
@@ -173,6 +173,13 @@ describe("a backend's release records", () => {
     expect(summary.completions).toBe(2);
     const rows = (await pool.query("select id::text, completion::float from registrations order by id")).rows;
     expect(rows).toEqual([{ id: ids[0], completion: 0.75 }, { id: ids[1], completion: 1 }]);
+  });
+
+  it("the same check serves records that arrive as JSON objects (a sync's results): never an id the database cannot take", () => {
+    expect(checkRelease({ registration: "r1", completionRatio: 0.5 })).toEqual({ reason: 'registration "r1" is not a registration id' });
+    expect(checkRelease({ registration: 12, completionRatio: 0.5 })).toEqual({ registration: "12", completionRatio: 0.5 });
+    expect(checkRelease({ registration: "12", completionRatio: Number.NaN })).toEqual({ reason: expect.stringMatching(/not a number between 0 and 1/) });
+    expect(checkRelease(null)).toEqual({ reason: "not a release record" });
   });
 
   it("a last-login file that holds no usable time is reported, and never read as a login", async () => {

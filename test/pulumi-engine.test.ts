@@ -22,6 +22,7 @@ case "$1 $2" in
     if [ "$4" = "acme/wod/prod" ]; then exit 0; fi
     echo "error: no stack named '$4' found" >&2; exit 255 ;;
   "stack output") echo "{}" ;;
+  "stack export") echo '{"version": 3, "deployment": {}}' ;;
   "preview "*|"up "*) echo "error: the engine failed on purpose" >&2; exit 255 ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac

@@ -93,6 +93,14 @@ export function parseRelease(line: string): { registration: string; completionRa
   } catch {
     return { reason: "not JSON" };
   }
+  return checkRelease(r);
+}
+
+/**
+ * A release record as a machine reported it (a file line, or a sync's JSON result), checked so
+ * that writing it back can never fail: the id is a registration's (digits), the ratio in 0..1.
+ */
+export function checkRelease(r: unknown): { registration: string; completionRatio: number } | { reason: string } {
   if (!r || typeof r !== "object") return { reason: "not a release record" };
   const { registration, completionRatio } = r as Record<string, unknown>;
   const id = typeof registration === "number" && Number.isSafeInteger(registration) ? String(registration) : registration;
