@@ -16,7 +16,10 @@ export async function program() {
   if (!url) throw new Error("DATABASE_URL is not set: the program needs the platform database (see README, 'Running for real')");
   const db = await openDatabase({ url });
   try {
-    const { catalog, snapshot } = await loadInputs({ config, db, log: (m) => pulumi.log.info(m) });
+    // `pulumi preview` reads only (a pull request's preview may hold a read-only role, and its
+    // unmerged catalog must never reach the database); the update of `pulumi up` migrates and syncs.
+    const readOnly = pulumi.runtime.isDryRun();
+    const { catalog, snapshot } = await loadInputs({ config, db, readOnly, log: (m) => pulumi.log.info(m) });
     if (snapshot.registrations.length === 0 && snapshot.learners.length === 0 && process.env.WOD_ALLOW_EMPTY !== "1") {
       throw new EmptyDatabase(`${db.describe} has no registrations and no learners; refusing to plan a stack without them (set WOD_ALLOW_EMPTY=1 if that is really wanted)`);
     }

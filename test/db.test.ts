@@ -64,7 +64,7 @@ describe("database", () => {
     const startsAt = new Date("2026-11-23T09:00:00Z");
     const r = await register(pool, { email: "Ada@Example.org", workshop: "A", startsAt });
     expect(r).toMatchObject({ ok: true, workshop: "A", location: "eu", slot: 1, endsAt: new Date("2026-11-23T11:00:00Z") });
-    expect((await register(pool, { email: "b@example.org", workshop: "A" })).ok && "slot 2").toBe("slot 2");
+    expect(await register(pool, { email: "b@example.org", workshop: "A" })).toMatchObject({ ok: true, location: "eu", slot: 2 });
   });
 
   it("refuses with the reason: unknown, inactive, already registered, full", async () => {
@@ -78,6 +78,26 @@ describe("database", () => {
     expect(await register(pool, { email: "c@example.org", workshop: "A" })).toMatchObject({ ok: true, location: "us", slot: 1 });
     await register(pool, { email: "d@example.org", workshop: "A" });
     expect(await register(pool, { email: "e@example.org", workshop: "A" })).toMatchObject({ ok: false, refusal: "full", message: expect.stringMatching(/A is full/) });
+  });
+
+  it("an address that is not an e-mail is a refusal with the reason, and nothing is written", async () => {
+    const pool = await withCatalog();
+    for (const email of ["not an email", "ada", "@example.org", "ada@", "ada@exa mple.org", "a\u0000b@example.org"]) {
+      expect(await register(pool, { email, workshop: "B" })).toMatchObject({ ok: false, refusal: "invalid-email" });
+    }
+    expect((await pool.query("select count(*)::int as n from participants")).rows[0].n).toBe(0);
+  });
+
+  it("fractional hours work: a 1.5-hour workshop ends 90 minutes after its start, and extend --hours 1.5 adds 90 minutes", async () => {
+    const pool = await pg.fresh();
+    const dir = writeCatalog({ "WKSHP-Short": { yml: wodYml("Short", { duration: 1.5 }) } });
+    await syncCatalog(pool, config, loadCatalog(dir, config).workshops);
+    const startsAt = new Date("2026-11-23T09:00:00Z");
+    const r = await register(pool, { email: "a@example.org", workshop: "Short", startsAt });
+    expect(r).toMatchObject({ ok: true, endsAt: new Date("2026-11-23T10:30:00Z") });
+    if (!r.ok) return;
+    expect(await extend(pool, r.id, 1.5)).toEqual(new Date("2026-11-23T12:00:00Z"));
+    await expect(extend(pool, r.id, 100_000)).rejects.toThrow(/up to 168/);
   });
 
   it("concurrent registrations never share a slot and never exceed capacity", async () => {
@@ -138,8 +158,8 @@ describe("database", () => {
     const catalog = loadCatalog(path.join(ROOT, "workshops"), dev);
     await syncCatalog(pool, dev, catalog.workshops);
     const now = new Date();
-    expect(await seedDemo(pool, now)).toBe(true);
-    expect(await seedDemo(pool, now)).toBe(false); // never into a database with data
+    expect(await seedDemo(pool, now)).toEqual({ seeded: true, skipped: [] });
+    expect(await seedDemo(pool, now)).toEqual({ seeded: false, skipped: [] }); // never into a database with data
     const snapshot = await readSnapshot(pool);
     expect(snapshot.registrations).toHaveLength(15);
     const d = desiredState({ catalog: catalog.workshops, snapshot, config: dev, now });

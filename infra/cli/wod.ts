@@ -1,89 +1,170 @@
-// `npm run wod -- <command>`: operator commands against DATABASE_URL (or the embedded database).
+// `wod <command>` — the one entry point (`npx wod …`, package.json "bin"; `npm run wod -- …`).
+// Operator commands act on DATABASE_URL, or on the embedded database when it is not set.
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { ConfigError, readStackFile } from "../config";
-import { runCommand } from "./exit";
+import { readStackFile } from "../config";
 import { hasErrors } from "../catalog/load";
 import { loadCheckedCatalog } from "../catalog/templates";
 import { formatIssue } from "../catalog/schema";
 import { syncCatalog } from "../db/catalog-sync";
 import { openDatabase } from "../db/connect";
-import { extendServer, restoreServer, revokeServer } from "../db/learners";
-import { migrate } from "../db/migrate";
-import { cancel, extend, register } from "../db/registrations";
+import { extendServer, MAX_EXTEND_DAYS, restoreServer, revokeServer } from "../db/learners";
+import { migrate, pendingMigrations } from "../db/migrate";
+import { cancel, extend, MAX_EXTEND_HOURS, register } from "../db/registrations";
 import { seedDemo } from "../db/seed";
-import { ROOT } from "../load";
+import { CatalogInvalid, DatabaseBehind, ROOT } from "../load";
+import { parseCommandLine, positiveNumber, recordId, runCommand, stackName, UsageError } from "./exit";
+import { ImportFileError, importRegistrations, renderImport } from "./import";
 
-const USAGE = `usage: npm run wod -- <command> [options]   (DATABASE_URL or the embedded database)
-  register --email E --workshop W [--name N] [--location L]   book a slot, or say why not
-  cancel <registration>                                      release a registration on the next run
-  extend <registration> --hours H                            move its end
-  server-extend <learner> --days D                           keep a student server past its idle limit
-  server-revoke <learner>                                    remove a student server on the next run
-  server-restore <learner>                                   let a removed learner get a new server
-  seed                                                       demo data, into an empty database only
-  common: --stack NAME (default dev) selects Pulumi.NAME.yaml for the catalog sync`;
+export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm run wod -- …)
+  plan [--json] [--summary] [--workshops DIR] [--stack NAME] [--now T]   what the stack would contain (read only; see wod plan --help)
+  reconcile --stack NAME [...]                                          converge the stack (see wod reconcile --help)
+  migrate                                                               apply the database migrations
+  register --email E --workshop W [--name N] [--location L]             book a slot, or say why not
+  import FILE.csv [--json]                                              register a cohort: columns email,workshop[,name,location,startsAt]
+  cancel <registration>                                                 release a registration on the next run
+  extend <registration> --hours H                                       move its end (0 < H <= ${MAX_EXTEND_HOURS}, fractions allowed)
+  server-extend <learner> --days D                                      keep a student server past its idle limit (0 < D <= ${MAX_EXTEND_DAYS})
+  server-revoke <learner>                                               remove a student server on the next run
+  server-restore <learner>                                              let a removed learner get a new server
+  seed                                                                  demo data, into an empty database only
+  DATABASE_URL  the platform database, as the last up or reconcile migrated and synced it (commands never
+                migrate it or sync a catalog into it); without it, the embedded demo database in .wod/pgdata,
+                migrated and synced with the catalog of --stack NAME (default dev) by register, import and seed
+exit codes: 0 done; 1 nothing to act on (no such live registration or server, seed into a non-empty database);
+  2 bad input, config, catalog or database error (nothing done); 3 refused (a registration, or some lines of an import)`;
 
-async function main(): Promise<number> {
-  const { values: o, positionals } = parseArgs({
+/** The options each operator command takes; anything else is refused rather than ignored. */
+const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean }> = {
+  register: { options: ["email", "workshop", "name", "location", "stack"] },
+  import: { options: ["stack", "json"], file: true },
+  cancel: { options: [], id: "a registration id" },
+  extend: { options: ["hours"], id: "a registration id" },
+  "server-extend": { options: ["days"], id: "a learner id" },
+  "server-revoke": { options: [], id: "a learner id" },
+  "server-restore": { options: [], id: "a learner id" },
+  seed: { options: ["stack"] },
+};
+
+export async function wod(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  // Loaded on demand: the reconcile alone pulls in the Pulumi Automation API.
+  switch (command) {
+    case "plan":
+      return (require("./plan") as typeof import("./plan")).planCommand(rest);
+    case "reconcile":
+      return (require("./reconcile") as typeof import("./reconcile")).reconcileCommand(rest);
+    case "migrate":
+    case "db:migrate":
+      return (require("./migrate") as typeof import("./migrate")).migrateCommand(rest);
+    case undefined:
+      throw new UsageError("a command is required (see wod --help)");
+    case "help":
+    case "--help":
+    case "-h":
+      return console.log(USAGE), 0;
+  }
+  const spec = OPERATOR[command];
+  if (!spec) throw new UsageError(`unknown command '${command}' (see wod --help)`);
+  const { values: o, positionals } = parseCommandLine({
+    args: rest,
     allowPositionals: true,
     options: {
-      stack: { type: "string", default: "dev" },
-      email: { type: "string" }, name: { type: "string" }, workshop: { type: "string" }, location: { type: "string" },
-      hours: { type: "string" }, days: { type: "string" }, help: { type: "boolean", short: "h" },
+      stack: { type: "string" }, email: { type: "string" }, name: { type: "string" }, workshop: { type: "string" }, location: { type: "string" },
+      hours: { type: "string" }, days: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
-  });
-  const [command, id] = positionals;
-  if (!command || o.help) return console.log(USAGE), command ? 0 : 1;
-  const need = (value: string | undefined, what: string) => {
-    if (!value) throw new ConfigError(`${command}: ${what} is required\n${USAGE}`);
+  }, USAGE);
+  if (o.help) return console.log(USAGE), 0;
+  for (const option of Object.keys(o)) if (!spec.options.includes(option)) throw new UsageError(`${command} does not take --${option} (see wod --help)`);
+  const wanted = spec.id || spec.file ? 1 : 0;
+  if (positionals.length > wanted) throw new UsageError(`${command}: unexpected argument '${positionals[wanted]}' (see wod --help)`);
+  // Validate everything before opening the database: bad input does nothing at all.
+  const id = spec.id ? recordId(positionals[0], `${command}: ${spec.id}`) : "";
+  const hours = command === "extend" ? positiveNumber(o.hours, "--hours", MAX_EXTEND_HOURS, "hours") : 0;
+  const days = command === "server-extend" ? positiveNumber(o.days, "--days", MAX_EXTEND_DAYS, "days") : 0;
+  const need = (value: string | undefined, option: string) => {
+    if (!value?.trim()) throw new UsageError(`${command}: ${option} is required (see wod --help)`);
     return value;
   };
+  if (command === "register") (need(o.email, "--email"), need(o.workshop, "--workshop"));
+  let csv = "";
+  if (spec.file) {
+    const file = positionals[0];
+    if (!file) throw new UsageError(`${command}: a CSV file is required (see wod --help)`);
+    try {
+      csv = fs.readFileSync(file, "utf8");
+    } catch (e) {
+      throw new UsageError(`${command}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const usesCatalog = spec.options.includes("stack");
+  const config = usesCatalog ? readStackFile(path.join(ROOT, `Pulumi.${stackName(o.stack ?? "dev")}.yaml`)) : undefined;
 
-  const config = readStackFile(path.join(ROOT, `Pulumi.${o.stack}.yaml`));
   const db = await openDatabase({ log: (m) => console.error(`wod: ${m}`) });
   try {
-    await migrate(db.pool);
-    // Registrations need the current catalog; a broken catalog is reported, never synced.
-    const catalog = loadCheckedCatalog(path.resolve(ROOT, config.workshopsDir), config);
-    if (hasErrors(catalog.issues)) catalog.issues.forEach((i) => console.error(formatIssue(i)));
-    else await syncCatalog(db.pool, config, catalog.workshops);
-
+    if (db.embedded) {
+      // The demo database is the commands' own: keep it migrated and on the checkout's catalog.
+      await migrate(db.pool);
+      const catalog = config ? loadCheckedCatalog(path.resolve(ROOT, config.workshopsDir), config) : undefined;
+      if (catalog && hasErrors(catalog.issues)) {
+        catalog.issues.forEach((i) => console.error(formatIssue(i)));
+        throw new CatalogInvalid(catalog);
+      }
+      if (config && catalog) await syncCatalog(db.pool, config, catalog.workshops);
+    } else {
+      // The platform's database changes schema and catalog only through an up or a reconcile (or
+      // `wod migrate`): a command run from an older or other checkout must never rewrite them.
+      const pending = await pendingMigrations(db.pool);
+      if (pending.length) throw new DatabaseBehind(`${db.describe} lacks migrations ${pending.join(", ")}: run \`wod migrate\` (or let the next up apply them) first`);
+    }
     switch (command) {
       case "register": {
-        const r = await register(db.pool, { email: need(o.email, "--email"), workshop: need(o.workshop, "--workshop"), name: o.name, location: o.location });
+        const r = await register(db.pool, { email: o.email!, workshop: o.workshop!, name: o.name, location: o.location });
         if (!r.ok) return console.error(`refused (${r.refusal}): ${r.message}`), 3;
         console.log(`registration ${r.id}: ${r.workshop} slot ${r.slot} (student${r.slot}) on ${r.location}, until ${r.endsAt.toISOString()}`);
         return 0;
       }
+      case "import": {
+        let report;
+        try {
+          report = await importRegistrations(db.pool, csv);
+        } catch (e) {
+          if (e instanceof ImportFileError) throw new UsageError(`import ${positionals[0]}: ${e.message}`);
+          throw e;
+        }
+        console.log(o.json ? JSON.stringify(report, null, 2) : renderImport(report));
+        return report.rejected ? 3 : 0;
+      }
       case "cancel":
-        return report(await cancel(db.pool, need(id, "a registration id")), `registration ${id} cancelled`, `no live registration ${id}`);
+        return done(await cancel(db.pool, id), `registration ${id} cancelled`, `no live registration ${id}`);
       case "extend": {
-        const end = await extend(db.pool, need(id, "a registration id"), Number(need(o.hours, "--hours")));
-        return report(!!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
+        const end = await extend(db.pool, id, hours);
+        return done(!!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
       }
       case "server-extend": {
-        const until = await extendServer(db.pool, need(id, "a learner id"), Number(need(o.days, "--days")));
-        return report(!!until, `learner ${id}'s server is kept until at least ${until?.toISOString()}`, `learner ${id} has no live student server`);
+        const until = await extendServer(db.pool, id, days);
+        return done(!!until, `learner ${id}'s server is kept until at least ${until?.toISOString()}`, `learner ${id} has no live student server`);
       }
       case "server-revoke":
-        return report(await revokeServer(db.pool, need(id, "a learner id")), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
+        return done(await revokeServer(db.pool, id), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
       case "server-restore":
-        return report(await restoreServer(db.pool, need(id, "a learner id")), `learner ${id} gets a new server on the next run if eligible`, `learner ${id} has no removed server`);
-      case "seed":
-        return report(await seedDemo(db.pool), "seeded demo data", "the database is not empty: nothing seeded");
-      default:
-        throw new ConfigError(`unknown command ${command}\n${USAGE}`);
+        return done(await restoreServer(db.pool, id), `learner ${id} gets a new server on the next run if eligible`, `learner ${id} has no removed server`);
+      case "seed": {
+        const seed = await seedDemo(db.pool);
+        for (const s of seed.skipped) console.error(`wod: left out ${s}`);
+        return done(seed.seeded, "seeded demo data", "the database is not empty: nothing seeded");
+      }
     }
+    throw new UsageError(`unknown command '${command}'`);
   } finally {
     await db.close();
   }
 }
 
-function report(ok: boolean, yes: string, no: string): number {
+function done(ok: boolean, yes: string, no: string): number {
   if (ok) console.log(yes);
   else console.error(no);
   return ok ? 0 : 1;
 }
 
-runCommand(main);
+if (require.main === module) runCommand(() => wod(process.argv.slice(2)));

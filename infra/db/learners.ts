@@ -2,10 +2,15 @@
 // or restore one that was removed.
 import type { Pool } from "pg";
 
+/** The longest server extension one command grants. */
+export const MAX_EXTEND_DAYS = 365;
+
 export async function extendServer(pool: Pool, learnerId: string, days: number): Promise<Date | undefined> {
-  if (!Number.isFinite(days) || days <= 0) throw new Error(`extension must be a positive number of days, got ${days}`);
+  if (!Number.isFinite(days) || days <= 0 || days > MAX_EXTEND_DAYS) {
+    throw new RangeError(`a server extension is a positive number of days up to ${MAX_EXTEND_DAYS}, got ${days}`);
+  }
   const r = await pool.query(
-    `update student_servers set extended_until = greatest(coalesce(extended_until, now()), now()) + make_interval(days => $2), warned_at = null
+    `update student_servers set extended_until = greatest(coalesce(extended_until, now()), now()) + make_interval(secs => $2::float8 * 86400), warned_at = null
       where learner_id = $1 and removed_at is null returning extended_until`,
     [learnerId, days],
   );

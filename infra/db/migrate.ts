@@ -6,6 +6,15 @@ import type { Pool } from "pg";
 const DIR = path.join(__dirname, "migrations");
 const LOCK = 0x776f64; // advisory lock id ("wod"): two migrators never interleave
 
+const files = () => fs.readdirSync(DIR).filter((f) => f.endsWith(".sql")).sort();
+
+/** Migrations this code has and the database lacks, read without writing (previews and plans). */
+export async function pendingMigrations(pool: Pool): Promise<string[]> {
+  const { rows } = await pool.query("select to_regclass('schema_migrations') is not null as present");
+  const done = rows[0].present ? new Set((await pool.query("select version from schema_migrations")).rows.map((r) => r.version as string)) : new Set<string>();
+  return files().filter((f) => !done.has(f));
+}
+
 export async function migrate(pool: Pool): Promise<string[]> {
   const client = await pool.connect();
   try {
@@ -13,7 +22,7 @@ export async function migrate(pool: Pool): Promise<string[]> {
     await client.query("create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())");
     const done = new Set((await client.query("select version from schema_migrations")).rows.map((r) => r.version as string));
     const applied: string[] = [];
-    for (const file of fs.readdirSync(DIR).filter((f) => f.endsWith(".sql")).sort()) {
+    for (const file of files()) {
       if (done.has(file)) continue;
       await client.query("begin");
       try {

@@ -1,7 +1,13 @@
 // Operator commands on registrations: register, cancel, extend.
 import type { Pool, PoolClient } from "pg";
 
-export type Refusal = "unknown-workshop" | "inactive" | "full" | "already-registered" | "unknown-location";
+export type Refusal = "unknown-workshop" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
+
+/** An address the database's check (lower case, something@something) accepts and mail can reach. */
+const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
+
+/** The longest extension one command grants: beyond it is a typo, not a plan. */
+export const MAX_EXTEND_HOURS = 168;
 
 export type RegisterResult =
   | { ok: true; id: string; workshop: string; location: string; slot: number; startsAt: Date; endsAt: Date }
@@ -18,6 +24,9 @@ export interface RegisterRequest {
 
 /** Books the lowest free slot in the workshop's range on a location that hosts it, or says why not. */
 export async function register(pool: Pool, req: RegisterRequest): Promise<RegisterResult> {
+  const email = req.email.trim().toLowerCase();
+  if (email.length > 254 || !EMAIL.test(email)) return refuse("invalid-email", `'${req.email.slice(0, 80)}' is not an e-mail address`);
+  if (req.startsAt && Number.isNaN(req.startsAt.getTime())) return refuse("invalid-start", "the start time is not a date");
   return inTransaction(pool, async (c) => {
     // Row lock: registrations for one workshop are decided one at a time.
     const w = (await c.query("select * from workshops where name = $1 for update", [req.workshop])).rows[0];
@@ -27,7 +36,6 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
     if (req.location && !w.locations.includes(req.location)) {
       return refuse("unknown-location", `workshop ${w.name} is not hosted on location ${req.location} (hosted on: ${w.locations.join(", ")})`);
     }
-    const email = req.email.trim().toLowerCase();
     const participant = (
       await c.query(
         `insert into participants (email, name) values ($1, $2)
@@ -58,7 +66,7 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
           const row = (
             await c.query(
               `insert into registrations (participant_id, workshop, location, slot, starts_at, ends_at)
-               values ($1, $2, $3, $4, $5, $5::timestamptz + make_interval(secs => $6 * 3600)) returning id::text, starts_at, ends_at`,
+               values ($1, $2, $3, $4, $5, $5::timestamptz + make_interval(secs => $6::float8 * 3600)) returning id::text, starts_at, ends_at`,
               [participant, w.name, location, slot, startsAt, Number(w.duration_hours)],
             )
           ).rows[0];
@@ -83,11 +91,13 @@ export async function cancel(pool: Pool, id: string): Promise<boolean> {
   return r.rowCount === 1;
 }
 
-/** Moves a live registration's end by the given hours (an operator's extension). */
+/** Moves a live registration's end by the given hours (an operator's extension; fractions allowed). */
 export async function extend(pool: Pool, id: string, hours: number): Promise<Date | undefined> {
-  if (!Number.isFinite(hours) || hours <= 0) throw new Error(`extension must be a positive number of hours, got ${hours}`);
+  if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_EXTEND_HOURS) {
+    throw new RangeError(`an extension is a positive number of hours up to ${MAX_EXTEND_HOURS}, got ${hours}`);
+  }
   const r = await pool.query(
-    `update registrations set ends_at = ends_at + make_interval(secs => $2 * 3600), updated_at = now()
+    `update registrations set ends_at = ends_at + make_interval(secs => $2::float8 * 3600), updated_at = now()
       where id = $1 and status in ('pending', 'active') returning ends_at`,
     [id, hours],
   );

@@ -10,8 +10,11 @@ export interface HostReader {
 
 export interface HostFacts {
   lastSshAt: Record<string, Date>;
+  /** Completion ratio (0..1) by registration id (digits only). */
   completions: Record<string, number>;
   unreachable: { what: string; address: string; reason: string }[];
+  /** Records a machine returned that cannot be written back (one bad record never stops the others). */
+  rejected: { what: string; address: string; record: string; reason: string }[];
 }
 
 /** The system ssh client, non-interactive, with a connect timeout. */
@@ -33,7 +36,7 @@ export async function collectHostFacts(
   targets: { servers: { learnerId: string; ipv4: string }[]; backends: { location: string; address: string }[] },
   opts: { concurrency?: number; log?: (m: string) => void } = {},
 ): Promise<HostFacts> {
-  const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [] };
+  const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [], rejected: [] };
   // One job per machine, with what to call it if it cannot be read.
   const jobs: { what: string; address: string; read(): Promise<void> }[] = [
     ...targets.servers.map((s) => ({
@@ -41,8 +44,10 @@ export async function collectHostFacts(
       address: s.ipv4,
       async read() {
         const text = (await reader.read(s.ipv4, "cat /var/lib/wod/last-ssh-login 2>/dev/null || true")).trim();
-        const at = new Date(text);
-        if (text && !Number.isNaN(at.getTime())) facts.lastSshAt[s.learnerId] = at;
+        if (!text) return;
+        const at = parseLogin(text);
+        if (at) facts.lastSshAt[s.learnerId] = at;
+        else reject(`student server of learner ${s.learnerId}`, s.ipv4, text, "not a login time (ISO 8601 between 2000 and 9999)");
       },
     })),
     ...targets.backends.map((b) => ({
@@ -51,16 +56,18 @@ export async function collectHostFacts(
       async read() {
         const text = await reader.read(b.address, "cat /var/lib/wod/released/*.json 2>/dev/null || true");
         for (const line of text.split("\n")) {
-          try {
-            const r = JSON.parse(line);
-            if (typeof r.registration === "string" && typeof r.completionRatio === "number") facts.completions[r.registration] = r.completionRatio;
-          } catch {
-            // not a record line
-          }
+          if (!line.trim()) continue;
+          const r = parseRelease(line);
+          if ("reason" in r) reject(`backend ${b.location}`, b.address, line, r.reason);
+          else facts.completions[r.registration] = r.completionRatio;
         }
       },
     })),
   ];
+  const reject = (what: string, address: string, record: string, reason: string) => {
+    facts.rejected.push({ what, address, record: record.slice(0, 200), reason });
+    opts.log?.(`host facts: ${what} (${address}): ignored ${JSON.stringify(record.slice(0, 80))}: ${reason}`);
+  };
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -76,4 +83,38 @@ export async function collectHostFacts(
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 16, jobs.length) }, worker));
   return facts;
+}
+
+/** One line of a backend's release records: `{"registration": "<id>", "completionRatio": 0..1}`. */
+export function parseRelease(line: string): { registration: string; completionRatio: number } | { reason: string } {
+  let r: unknown;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    return { reason: "not JSON" };
+  }
+  return checkRelease(r);
+}
+
+/**
+ * A release record as a machine reported it (a file line, or a sync's JSON result), checked so
+ * that writing it back can never fail: the id is a registration's (digits), the ratio in 0..1.
+ */
+export function checkRelease(r: unknown): { registration: string; completionRatio: number } | { reason: string } {
+  if (!r || typeof r !== "object") return { reason: "not a release record" };
+  const { registration, completionRatio } = r as Record<string, unknown>;
+  const id = typeof registration === "number" && Number.isSafeInteger(registration) ? String(registration) : registration;
+  // Registration ids are bigint serials: anything else could never match a row and breaks the update.
+  if (typeof id !== "string" || !/^[1-9][0-9]{0,17}$/.test(id)) return { reason: `registration ${JSON.stringify(registration)?.slice(0, 40)} is not a registration id` };
+  if (typeof completionRatio !== "number" || !(completionRatio >= 0 && completionRatio <= 1)) {
+    return { reason: `completionRatio ${JSON.stringify(completionRatio)?.slice(0, 40)} is not a number between 0 and 1` };
+  }
+  return { registration: id, completionRatio };
+}
+
+/** A last-login time a database column can hold and an idleness rule can trust. */
+function parseLogin(text: string): Date | undefined {
+  const at = new Date(text);
+  const year = at.getUTCFullYear();
+  return Number.isNaN(at.getTime()) || year < 2000 || year > 9999 ? undefined : at;
 }

@@ -1,6 +1,6 @@
 // StackEngine on the Pulumi Automation API (needs the `pulumi` CLI on PATH and a logged-in
 // state backend). Per-resource steps come from the engine's event stream.
-import { ConcurrentUpdateError, type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdateError, type EngineEvent, LocalWorkspace, type Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
 import { ConcurrentUpdate, type Failure, type Program, type StackEngine, type StateResource, type Step, type StepOp } from "./engine";
 
 const OPS: Record<string, StepOp> = {
@@ -8,9 +8,28 @@ const OPS: Record<string, StepOp> = {
   "create-replacement": "replace", "delete-replaced": "replace",
 };
 
+/** The Pulumi stack does not exist in the logged-in backend (a reconcile never creates one). */
+export class StackMissing extends Error {}
+
+/** Selects an existing stack by its fully qualified name (org/project/stack); never creates one. */
+async function selectExisting<T>(stack: string, select: () => Promise<T>): Promise<T> {
+  try {
+    return await select();
+  } catch (e) {
+    if (!(e instanceof StackNotFoundError)) throw e;
+    throw new StackMissing(`Pulumi stack ${stack} does not exist in the logged-in backend: create it with \`pulumi stack init ${stack}\`, or fix WOD_PULUMI_ORG / --pulumi-stack (a reconcile never creates a stack)`);
+  }
+}
+
+/** Fails with StackMissing unless the stack exists (a check before a run starts). */
+export async function assertStackExists(stack: string, workDir: string): Promise<void> {
+  await selectExisting(stack, () => LocalWorkspace.selectStack({ stackName: stack, workDir }));
+}
+
+/** opts.stack: the fully qualified name, org/project/stack. */
 export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: string) => void }): StackEngine {
   const open = (program: Program): Promise<Stack> =>
-    LocalWorkspace.createOrSelectStack({ stackName: opts.stack, projectName: "wod", program }, { workDir: opts.workDir });
+    selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, projectName: "wod", program }, { workDir: opts.workDir }));
   const collect = () => {
     const steps = new Map<string, Step>();
     const failures: Failure[] = [];
@@ -45,17 +64,17 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
 
   return {
     async state() {
-      return state(await LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
+      return state(await selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir })));
     },
     async outputs() {
-      const stack = await LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir });
+      const stack = await selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
       return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
     },
     async preview(program) {
       const stack = await open(program);
       const c = collect();
       try {
-        await stack.preview({ onEvent: c.onEvent });
+        await stack.preview({ onEvent: c.onEvent, color: "never" });
       } catch (e) {
         throw concurrent(e);
       }
@@ -67,7 +86,7 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       let error: string | undefined;
       try {
         // continueOnError: one failed activation must not stop the other registrations.
-        await stack.up({ onEvent: c.onEvent, target: targets, continueOnError: true, onOutput: (m) => opts.log(m.trimEnd()) });
+        await stack.up({ onEvent: c.onEvent, target: targets, continueOnError: true, color: "never", onOutput: (m) => opts.log(m.trimEnd()) });
       } catch (e) {
         const mapped = concurrent(e);
         if (mapped instanceof ConcurrentUpdate) throw mapped;

@@ -25,6 +25,7 @@ export function renderReport(r: Report): string {
   for (const x of r.rejected) lines.push(`  rejected ${x.kind} ${x.id}: ${x.reason}`);
   for (const f of r.failures) lines.push(`  failed ${f.urn.split("::").pop()}: ${f.message}`);
   for (const u of r.unreachable) lines.push(`  unreachable ${u.what} (${u.address}): ${u.reason}`);
+  for (const u of r.unusable ?? []) lines.push(`  unusable record from ${u.what} (${u.address}): ${u.reason}`);
   lines.push(`  time: ${r.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(", ") || "-"}`);
   return lines.join("\n");
 }

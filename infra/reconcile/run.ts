@@ -59,6 +59,8 @@ export interface Report {
   failures: { urn: string; message: string }[];
   writeBack?: WriteBackSummary;
   unreachable: HostFacts["unreachable"];
+  /** Records read on the machines that could not be written back, and why. */
+  unusable?: HostFacts["rejected"];
 }
 
 export async function reconcile(o: ReconcileOptions): Promise<Report> {
@@ -81,7 +83,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
 
   let lock;
   try {
-    lock = await lockStack(o.db.pool, o.stack);
+    lock = await lockStack(o.db.pool, o.stack, { log });
   } catch (e) {
     if (e instanceof LockBusy) return end("busy", EXIT.busy, e.message);
     return end("invalid-input", EXIT.input, `nothing applied: cannot reach the database: ${(e as Error).message}`);
@@ -108,6 +110,9 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       const applied = appliedFrom(state);
       const facts = o.hosts ? await phase("read machines", () => collectHostFacts(o.hosts!, hostTargets(outputs, applied), { log })) : undefined;
       report.unreachable = facts?.unreachable ?? [];
+      report.unusable = facts?.rejected ?? [];
+      await lock.settled();
+      lock.check(); // never write back under a lock that another run may hold now
       report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, applied, outputs, facts, now }));
     };
 
@@ -130,6 +135,8 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     const onlyJoins = changed.length > 0 && slots.released.length === 0 && changed.every((s) => componentOf(s) === COHORT && s.op !== "delete" && s.op !== "replace");
     report.fastPath = onlyJoins && o.fastPath !== false;
     log(`preview: ${changed.length} change(s), ${slots.added.length} learner(s) joining, ${slots.released.length} leaving${report.fastPath ? "; fast path: only the cohorts that gained learners" : ""}`);
+    await lock.settled();
+    lock.check();
     // Up runs even without changes: its outputs are what the write-back syncs from.
     const up = await phase("up", () => retry(() => o.engine.up(program, report.fastPath ? { targets: changed.map((s) => s.urn) } : {})));
     report.failures = up.failures.map((f) => ({ urn: f.urn, message: f.message }));

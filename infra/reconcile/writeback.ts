@@ -9,7 +9,7 @@ import type { DesiredState } from "../desired/types";
 import { inTransaction } from "../db/registrations";
 import { type CohortResults, parseResults } from "../../components/studentCohort";
 import { nameOf, type StateResource } from "./engine";
-import type { HostFacts } from "./host-facts";
+import { checkRelease, type HostFacts } from "./host-facts";
 
 export interface StackOutputValues {
   credentials?: Record<string, string>;
@@ -71,7 +71,11 @@ export async function writeBack(
   const completion = new Map<string, number>();
   for (const results of applied.cohorts.values()) {
     for (const r of Object.values(results?.slots ?? {})) held.set(r.registration, r);
-    for (const r of results?.released ?? []) if (typeof r.completionRatio === "number") completion.set(r.registration, r.completionRatio);
+    for (const record of results?.released ?? []) {
+      // A host's record is data from a learner-writable machine: only well-formed ids and ratios get through.
+      const r = checkRelease(record);
+      if ("registration" in r) completion.set(r.registration, r.completionRatio);
+    }
   }
   for (const [id, ratio] of Object.entries(run.facts?.completions ?? {})) if (!completion.has(id)) completion.set(id, ratio);
 
