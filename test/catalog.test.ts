@@ -114,12 +114,12 @@ describe("messages an author can act on", () => {
   });
 
   it("wrong types and missing fields say the value, the rule and an example, never zod's wording", () => {
-    const { active: _a, ...noActive } = wodYml("A", { capacity: "many", duration: 1.5 });
+    const { active: _a, ...noActive } = wodYml("A", { capacity: "many", duration: 1.2345 });
     const dir = writeCatalog({ "WKSHP-A": { yml: noActive } });
     const errs = errors(dir);
     expect(errs).toContainEqual(expect.stringMatching(/WKSHP-A\/wod\.yml: capacity: got "many"; a whole number of seats, 0 or more, e\.g\. capacity: 20/));
     expect(errs).toContainEqual(expect.stringMatching(/WKSHP-A\/wod\.yml: active: missing; true \(open for registration\) or false, e\.g\. active: true/));
-    expect(errs).toContainEqual(expect.stringMatching(/WKSHP-A\/wod\.yml: duration: got 1\.5; a whole number of hours from 1 to 24/));
+    expect(errs).toContainEqual(expect.stringMatching(/WKSHP-A\/wod\.yml: duration: got 1\.2345; hours, more than 0 and at most 24, in whole minutes/));
     expect(errs.join("\n")).not.toMatch(/Invalid input|expected (string|number|boolean)|received/);
   });
 

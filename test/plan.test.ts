@@ -69,7 +69,7 @@ describe("wod plan on the embedded demo database", () => {
     // Docker101 is not the last workshop: its appliance is listed inside its own branch.
     const lines = r.stdout.split("\n");
     const docker = lines.findIndex((l) => /workshop Docker101/.test(l));
-    expect(lines[docker + 1]).toMatch(/^│  ├─ appliance .*3 students, ports web=31000\+ ssh=32000\+/);
+    expect(lines[docker + 1]).toMatch(/^│  ├─ appliance .*3 students, ports http=31000\+ ssh=32000\+/);
     expect(r.stdout).toMatch(/student servers \(3: 2 active, 1 idle-warning\)/);
     expect(r.stdout).toMatch(/rejected inputs \(2: 2 learner\)/);
     expect(r.stdout).toMatch(/release 1 expired registration: registration \d+$/m);

@@ -15,7 +15,7 @@ const mocks: pulumi.runtime.Mocks = {
   newResource(args) {
     const state: Record<string, unknown> = { ...args.inputs };
     if (args.type === "digitalocean:index/droplet:Droplet") state.ipv4Address = "192.0.2.10";
-    if (args.type === "random:index/randomPassword:RandomPassword") state.result = `pw-${args.name}`;
+    if (args.type === "random:index/randomPassword:RandomPassword") state.result = `pw-${args.name}`.padEnd(Number(args.inputs.length ?? 16), "z");
     if (args.type === "digitalocean:index/sshKey:SshKey") state.fingerprint = `fp-${args.name}`;
     return { id: args.type === "digitalocean:index/droplet:Droplet" ? "1001" : `${args.name}-id`, state };
   },
@@ -37,7 +37,7 @@ function configure(workshopsDir: string) {
       "wod:adminSshKeys": JSON.stringify([KEY_B]),
       "wod:adminCidrs": JSON.stringify(["198.51.100.0/24"]),
       "wod:workshopsDir": workshopsDir,
-      "wod:sshPrivateKey": "PRIVATE KEY",
+      "wod:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
     },
     ["wod:sshPrivateKey"],
   );
@@ -78,7 +78,7 @@ describe("the stack program", () => {
     process.env.DATABASE_URL = reader;
     const info = vi.spyOn(pulumi.log, "info");
     const outputs = (await program()) as unknown as Record<string, unknown>;
-    expect(Object.keys(outputs)).toContain("accounts");
+    expect(Object.keys(outputs)).toContain("cohorts");
     const logged = info.mock.calls.map((c) => c[0]);
     expect(logged).toContainEqual(expect.stringMatching(/^the next up will sync: workshop A: capacity 5 → 8, content /));
     expect(logged).toContain("the next up will sync: workshop B: leaves the catalog (closed for registration)");

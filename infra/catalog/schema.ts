@@ -71,7 +71,7 @@ export const WodYml = z.object({
   beta: flag,
   category: stringList,
   /** Whole hours: a registration ends this long after it starts. */
-  duration: z.number().int().min(1).max(24),
+  duration: z.number().positive().max(24).refine((h) => Number.isInteger(h * 60), { error: "hours, more than 0 and at most 24, in whole minutes, e.g. duration: 1.5" }),
   presenter: text,
   role: text,
   avatar: text,
@@ -106,7 +106,7 @@ export const WOD_RULES: Rules = {
   avatar: "text",
   replayLink: "text",
   category: "a list of text, or one text, e.g. category: ['Open Source']",
-  duration: "a whole number of hours from 1 to 24, e.g. duration: 2 (WoD workshops last 2 or 4 hours; registrations end a whole number of hours after they start)",
+  duration: "hours, more than 0 and at most 24, in whole minutes, e.g. duration: 2 or duration: 1.5 (WoD workshops last 2 or 4 hours)",
   location: "a location name from the stack's wod:locations, e.g. location: eu; leave it out to use wod:defaultLocations",
   alternateLocation: "a list of location names from the stack's wod:locations, e.g. alternateLocation: [us]",
   appliance: "a block with ports, setup, studentSetup, produces, size and image (see README, wod.yml)",
