@@ -1,21 +1,23 @@
 // The declared stack, applied to a real host: the real decision and the real components run under
-// Pulumi's mock runtime, and this applier does what the engine and the command provider would do
-// with the commands they register — create, update (`update`, else `create`), replace when
-// triggers change, delete what is no longer declared — in registration (dependency) order, over
-// SSH as the connection's user, with the very stdin the program gives. So the component → host
-// seam is tested as it runs, not through hand-written command lines.
+// Pulumi's mock runtime, and these mocks do what the engine and the command provider would do with
+// each command as it is registered — create, update (`update`, else `create`), replace when its
+// triggers change (delete the old, create the new), over SSH as the connection's user, with the
+// very stdin the program gives — and answer the real stdout, so outputs flow on to the resources
+// that read them (an appliance's produced values into its cohort's stdin). What a run no longer
+// declares is deleted at the end. So the component → host seam is tested as it runs, not
+// through hand-written command lines.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../infra/config";
 import type { Snapshot } from "../../infra/db/snapshot";
 import type { Workshop } from "../../infra/catalog/schema";
 import type { CohortResults } from "../../components/studentCohort";
-import { archivePath, installMocks, plain, settle, type Registered } from "../components/mocks";
+import { plain, settle } from "../components/mocks";
 import type { TestHost } from "./testhost";
 
 const COMMAND = "command:remote:Command";
-const COPY_FILE = "command:remote:CopyFile";
-const COPY_TO_REMOTE = "command:remote:CopyToRemote";
+const COPY = "command:remote:CopyToRemote";
 
 export interface Applied {
   /** Each cohort's results: the last sync's stdout, as the state would hold it. */
@@ -28,82 +30,122 @@ export interface Applied {
   syncs: Record<string, { line: string; stdin: string }>;
 }
 
+interface Applied1 {
+  type: string;
+  inputs: Record<string, unknown>;
+  stdout?: string;
+  order: number;
+}
+
+/** The applier the process-wide mocks currently work for (the mock runtime is one per process). */
+let active: HostApplier | undefined;
+let mocked = false;
+
 export class HostApplier {
-  private mocks = installMocks();
-  private applied = new Map<string, { r: Registered; stdout?: string }>();
+  private applied = new Map<string, Applied1>();
+  private run?: { seen: Set<string>; ran: string[]; errors: Error[] };
+  private order = 0;
 
-  constructor(private host: TestHost) {}
+  constructor(private host: TestHost) {
+    if (!mocked) {
+      mocked = true;
+      void pulumi.runtime.setMocks(
+        {
+          newResource: async (args) => {
+            try {
+              // A FileArchive's path is a promise: read it before plain() flattens the object.
+              const source = args.inputs.source ? { path: await (args.inputs.source as { path: Promise<string> | string }).path } : undefined;
+              const inputs = { ...(plain(args.inputs) as Record<string, unknown>), ...(source ? { source } : {}) };
+              return { id: `${args.name}-id`, state: await active!.register(args.type, args.name, inputs) };
+            } catch (e) {
+              active!.run!.errors.push(e as Error);
+              throw e;
+            }
+          },
+          call: (args) => {
+            throw new Error(`unmocked invoke ${args.token}`);
+          },
+        },
+        "wod",
+        "host-test",
+      );
+    }
+  }
 
-  /** Decides (real desiredState) and declares (real declareStack) for these inputs, then applies the difference. */
+  /** Decides (real desiredState) and declares (real declareStack) for these inputs, applying each command as it is registered. */
   async apply(catalog: Workshop[], snapshot: Snapshot, config: StackConfig, now = new Date()): Promise<Applied> {
     const { desiredState } = await import("../../infra/desired/state");
     const { declare } = await import("../../infra/program");
     const desired = desiredState({ catalog, snapshot, config, now });
     if (desired.rejected.length) throw new Error(`rejected: ${JSON.stringify(desired.rejected)}`);
-    this.mocks.take();
-    const outputs = declare(desired, config, { sshPrivateKey: "unused: the applier logs in with the test host's key" }) as { credentials: { apply(f: (v: unknown) => void): void } };
-    const credentials = await new Promise<Record<string, string>>((r) => outputs.credentials.apply((v) => r(v as Record<string, string>)));
+    active = this;
+    this.run = { seen: new Set(), ran: [], errors: [] };
+    const outputs = declare(desired, config, { sshPrivateKey: "unused: the applier logs in with the test host's key" }) as { credentials: pulumi.Output<Record<string, string>> };
+    const credentials = await new Promise<Record<string, string>>((r) => outputs.credentials.apply((v) => r(v)));
     await settle();
-    const declared = this.mocks.take().filter((r) => [COMMAND, COPY_FILE, COPY_TO_REMOTE].includes(r.type));
-    const ran: string[] = [];
-    const names = new Set(declared.map((r) => r.name));
-    // Deletes first for what is gone, in reverse order (dependents before what they depend on).
-    for (const [name, { r }] of [...this.applied].reverse()) {
-      if (names.has(name)) continue;
-      if (r.type === COMMAND && r.inputs.delete) await this.exec(r, r.inputs.delete as string, ran);
+    const { seen, ran, errors } = this.run;
+    if (errors.length) throw errors[0]; // as the engine would report the first failed resource
+    // What this run no longer declares goes, dependents first (the reverse of creation order).
+    for (const [name, r] of [...this.applied].sort(([, a], [, b]) => b.order - a.order)) {
+      if (seen.has(name)) continue;
+      if (r.type === COMMAND && r.inputs.delete) await this.exec(r.inputs, r.inputs.delete as string, ran);
       this.applied.delete(name);
-    }
-    for (const r of declared) {
-      const before = this.applied.get(r.name);
-      const same = before && JSON.stringify(plain(before.r.inputs)) === JSON.stringify(plain(r.inputs));
-      if (same) continue;
-      const replace = before && JSON.stringify(plain(before.r.inputs.triggers ?? null)) !== JSON.stringify(plain(r.inputs.triggers ?? null));
-      if (replace && before.r.type === COMMAND && before.r.inputs.delete) await this.exec(before.r, before.r.inputs.delete as string, ran);
-      let stdout: string | undefined;
-      if (r.type === COMMAND) stdout = await this.exec(r, (before && !replace ? r.inputs.update ?? r.inputs.create : r.inputs.create) as string, ran);
-      else await this.copy(r, ran);
-      this.applied.set(r.name, { r, stdout });
     }
     const results: Record<string, CohortResults> = {};
     const syncs: Applied["syncs"] = {};
-    for (const [name, { r, stdout }] of this.applied) {
-      if (!name.endsWith("-sync")) continue;
+    for (const [name, r] of this.applied) {
+      if (r.type !== COMMAND || !name.endsWith("-sync")) continue;
       const cohort = name.slice(0, -"-sync".length);
-      syncs[cohort] = { line: r.inputs.create as string, stdin: plain(r.inputs.stdin) as string };
-      if (stdout) results[cohort] = JSON.parse(stdout.trim().split("\n").pop()!);
+      syncs[cohort] = { line: r.inputs.create as string, stdin: r.inputs.stdin as string };
+      if (r.stdout) results[cohort] = JSON.parse(r.stdout.trim().split("\n").pop()!);
     }
     return { results, ran, credentials, syncs };
   }
 
-  private async exec(r: Registered, line: string, ran: string[]): Promise<string> {
-    const user = (plain(r.inputs.connection) as { user?: string }).user ?? "root";
+  /** The engine's part for one registered resource: apply it if it changed, answer its outputs. */
+  private async register(type: string, name: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const state: Record<string, unknown> = { ...inputs };
+    if (type === "random:index/randomPassword:RandomPassword") state.result = `seed-${name}-`.padEnd(Number(inputs.length ?? 16), "x");
+    if (type !== COMMAND && type !== COPY) return state;
+    const { seen, ran } = this.run!;
+    seen.add(name);
+    const before = this.applied.get(name);
+    const same = before && JSON.stringify(before.inputs) === JSON.stringify(inputs);
+    if (same) return { ...state, stdout: before.stdout };
+    const replace = before && JSON.stringify(before.inputs.triggers ?? null) !== JSON.stringify(inputs.triggers ?? null);
+    if (replace && before.type === COMMAND && before.inputs.delete) await this.exec(before.inputs, before.inputs.delete as string, ran);
+    let stdout: string | undefined;
+    if (type === COMMAND) stdout = await this.exec(inputs, (before && !replace ? inputs.update ?? inputs.create : inputs.create) as string, ran);
+    else await this.copy(inputs, ran);
+    this.applied.set(name, { type, inputs, stdout, order: this.order++ });
+    return { ...state, stdout };
+  }
+
+  private async exec(inputs: Record<string, unknown>, line: string, ran: string[]): Promise<string> {
+    const user = (inputs.connection as { user?: string }).user ?? "root";
     ran.push(line);
-    const stdin = r.inputs.stdin === undefined ? "" : (plain(r.inputs.stdin) as string);
-    const out = await this.host.ssh(line, { input: stdin, user, timeoutMs: 1_200_000 });
-    if (out.code !== 0) throw new Error(`${r.name}: \`${line}\` exited ${out.code}\n${out.stderr.slice(-3000)}`);
+    const out = await this.host.ssh(line, { input: (inputs.stdin as string | undefined) ?? "", user, timeoutMs: 1_200_000 });
+    if (out.code !== 0) throw new Error(`\`${line}\` exited ${out.code}\n${out.stderr.slice(-3000)}`);
     return out.stdout;
   }
 
-  private async copy(r: Registered, ran: string[]) {
-    const user = (plain(r.inputs.connection) as { user?: string }).user ?? "root";
+  /** CopyToRemote of a folder ending in "/": its contents into remotePath, over the connection's user. */
+  private async copy(inputs: Record<string, unknown>, ran: string[]) {
+    const user = (inputs.connection as { user?: string }).user ?? "root";
+    const local = (inputs.source as { path: string }).path;
     const files: [string, string][] = [];
-    if (r.type === COPY_FILE) files.push([r.inputs.localPath as string, r.inputs.remotePath as string]);
-    else {
-      const local = await archivePath(r);
-      const walk = (dir: string, rel = ""): void => {
-        for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-          const child = rel ? `${rel}/${e.name}` : e.name;
-          if (e.isDirectory()) walk(dir, child);
-          else if (e.isFile()) files.push([path.join(dir, child), `${r.inputs.remotePath}/${child}`]);
-        }
-      };
-      walk(local);
-    }
-    for (const [local, remote] of files) {
-      ran.push(`copy ${local} -> ${remote}`);
-      const data = fs.readFileSync(local).toString("base64");
-      const out = await this.host.ssh(`mkdir -p "$(dirname '${remote}')" && base64 -d > '${remote}'`, { input: data, user });
-      if (out.code !== 0) throw new Error(`${r.name}: copying ${local}: ${out.stderr}`);
+    const walk = (rel = ""): void => {
+      for (const e of fs.readdirSync(path.join(local, rel), { withFileTypes: true })) {
+        const child = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) walk(child);
+        else if (e.isFile()) files.push([path.join(local, child), `${inputs.remotePath}/${child}`]);
+      }
+    };
+    walk();
+    ran.push(`copy ${local} -> ${inputs.remotePath}`);
+    for (const [file, remote] of files) {
+      const out = await this.host.ssh(`mkdir -p "$(dirname '${remote}')" && base64 -d > '${remote}'`, { input: fs.readFileSync(file).toString("base64"), user });
+      if (out.code !== 0) throw new Error(`copying ${file}: ${out.stderr}`);
     }
   }
 }
