@@ -172,14 +172,31 @@ def unlock(user, deadline):
 
 
 def kill_processes(user, deadline):
-    """SIGKILL until none is left (a fork loop included)."""
+    """SIGKILL until none is left running (a fork loop included). A killed child of the hub stays a
+    zombie until the hub reaps it (it polls its servers every 30 s): a zombie runs nothing, holds
+    nothing, and is not waited for."""
+    uid = pwd.getpwnam(user).pw_uid
     while True:
         subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
-        if subprocess.run(["pgrep", "-u", user], capture_output=True).returncode != 0:
+        if not running_processes(uid):
             return
         if deadline.end - time.monotonic() <= 0:
             raise SlotError(f"processes of {user} survive SIGKILL")
         time.sleep(0.05)
+
+
+def running_processes(uid):
+    """Pids of the uid's processes that are not zombies, from /proc."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
+            pids.append(int(pid))
+    return pids
 
 
 def wipe_home(home, uid, deadline):

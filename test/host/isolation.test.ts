@@ -72,15 +72,18 @@ describe("release ends every way back in", () => {
     const b = await apply([live("202", 1)], [ended("201", 1)]);
     expect(b.results[COHORT].released.map((r) => r.registration)).toEqual(["201"]);
 
-    const home = await browser.request("/hub/home");
-    expect(home.url).toMatch(/^\/hub\/login/);
+    // The next learner logs in: their server runs, with their password in their notebook.
+    const next = new Browser(host.hubUrl);
+    expect((await next.login("student1", b.credentials["202"])).url).toBe("/user/student1/notebooks/WKSHP-Sample/0-ReadMeFirst.ipynb");
+    expect((await next.request("/user/student1/api/contents/WKSHP-Sample/0-ReadMeFirst.ipynb")).body).toContain(b.credentials["202"]);
+
+    // The old session reaches nothing: not the hub, not the server, not the new learner's files.
+    expect((await browser.request("/hub/home")).url).toMatch(/^\/hub\/login/);
     const files = await browser.request("/user/student1/api/contents/WKSHP-Sample/0-ReadMeFirst.ipynb");
-    expect(files.status).not.toBe(200);
+    expect(files.url.startsWith("/hub/login") || files.status === 403, `${files.status} ${files.url}`).toBe(true);
     expect(files.body).not.toContain(b.credentials["202"]);
     expect((await browser.request("/hub/spawn")).url).toMatch(/^\/hub\/login/);
     expect((await fetch(`${host.hubUrl}/hub/api/user`, { headers: { authorization: `token ${learnerToken}` } })).status).toBe(403);
-    // The next learner does get in, with their own password only.
-    expect((await new Browser(host.hubUrl).login("student1", b.credentials["202"])).status).toBe(200);
     expect((await new Browser(host.hubUrl).login("student1", a.credentials["201"])).url).toBe("/hub/login");
   }, 900_000);
 
