@@ -43,6 +43,9 @@ export interface ApplianceArgs {
   onBackend?: { connection: pulumi.Input<Connection>; address: pulumi.Input<string>; remoteDir: string; ready: pulumi.Input<pulumi.Resource>[] };
 }
 
+/** An EC2 appliance's root disk: room for its students' containers and images. */
+const APPLIANCE_DISK_GB = 50;
+
 /** `<name>=<base + offset>` port names must stay plain words (they end up in flags). */
 const PORT_NAME = /^[a-z][a-z0-9_]*$/;
 
@@ -86,6 +89,7 @@ export class Appliance extends pulumi.ComponentResource {
           region: ap.region,
           size: ap.size,
           image: ap.image,
+          diskGb: APPLIANCE_DISK_GB,
           labels: { role: "appliance", location: ap.location, workshop: ap.workshop },
           adminCidrs: args.adminCidrs,
           publicPorts: portRanges(ap),

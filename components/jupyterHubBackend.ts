@@ -60,6 +60,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
               region: b.region,
               size: b.size,
               image: b.image,
+              diskGb: b.diskGb,
               labels: { role: "backend", location: b.location },
               adminCidrs: args.adminCidrs,
               publicPorts: [String(b.hubPort)],

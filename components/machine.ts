@@ -18,6 +18,8 @@ export interface MachineArgs {
   size: string;
   /** Droplet image slug or EC2 AMI id. */
   image: string;
+  /** EC2 root disk in GB (droplets come with their size's disk). */
+  diskGb: number;
   /** Labels, as DO tags `wod-<key>:<value>` and AWS tags `wod:<key>`. */
   labels: Record<string, string>;
   /** CIDRs allowed to reach SSH; nobody else can. */
@@ -57,6 +59,8 @@ export function declareMachine(name: string, args: MachineArgs, parent: pulumi.R
         name: hostname(args.name),
         region: args.region,
         size: args.size,
+        // A resize keeps the disk, so it can be undone; growing a disk cannot.
+        resizeDisk: false,
         image: args.image,
         sshKeys: args.doSshKeyIds,
         tags: ["wod", ...Object.entries(args.labels).map(([k, v]) => doTag(`wod-${k}:${v}`))],
@@ -115,6 +119,8 @@ export function declareMachine(name: string, args: MachineArgs, parent: pulumi.R
     {
       ami: args.image,
       instanceType: args.size,
+      // Learners' homes live here: a disk sized for them, not the AMI's default (often 8 GB).
+      rootBlockDevice: { volumeSize: args.diskGb, volumeType: "gp3", encrypted: true, deleteOnTermination: true },
       vpcSecurityGroupIds: [group.id],
       associatePublicIpAddress: true,
       userData,

@@ -58,6 +58,8 @@ export const LocationConfig = z.strictObject({
   slotPool: z.strictObject({ min: z.number().int().min(1), max: z.number().int().min(1) }),
   /** uid/gid of studentN is N + uidOffset. */
   uidOffset: z.number().int().min(1000).default(2000),
+  /** Root disk of an EC2 backend, in GB (a droplet's disk comes with its size). */
+  diskGb: z.number().int().min(8).max(16384).default(100),
   /** Defaults for workshop appliances at this location, where a wod.yml names none for this provider. */
   appliance: z.strictObject({ size: word.optional(), image: word.optional() }).optional(),
 });
@@ -186,6 +188,7 @@ const RULES: Rules = {
   "locations.*.slotPool.min": "a whole number, 1 or more",
   "locations.*.slotPool.max": "a whole number, 1 or more",
   "locations.*.uidOffset": "a whole number, 1000 or more (studentN gets uid N + uidOffset), e.g. 2000",
+  "locations.*.diskGb": "a whole number of GB from 8 to 16384, e.g. 100",
   "locations.*.appliance": "{size, image}: defaults for appliances at this location",
   "locations.*.appliance.size": "a machine size without spaces",
   "locations.*.appliance.image": "a machine image without spaces",

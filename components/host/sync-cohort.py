@@ -18,6 +18,8 @@ fails the others, and every step has a time limit. Exit 0 when every slot got an
 some were postponed (out of time, or locked), so that the engine runs the sync again.
 """
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -80,9 +82,7 @@ def activate(cohort, slot, entry, deadline, released):
     state = h.read_state(user)
     if state and state.get("registration") == registration and int(state.get("generation", 1)) == generation:
         if state.get("status") == "active":
-            if state.get("owner") != cohort.name:  # a new shard layout: same learner, keep their work
-                h.write_state(user, {**state, "owner": cohort.name})
-            return "unchanged"
+            return keep(cohort, user, uid, state, entry, deadline)
         if state.get("status") == "releasing":
             released.append(release(cohort, slot, state, deadline))
         # "activating" (interrupted) or "failed": start over with a wiped home
@@ -110,6 +110,8 @@ def activate(cohort, slot, entry, deadline, released):
 
     h.set_passwords([(user, entry["password"])], deadline)
     h.unlock(user, deadline)
+    state = {**h.read_state(user), "passwordDigest": password_digest(activation, entry["password"])}
+    h.write_state(user, state)
     # Live from here: the hub's spawn check accepts only an "active" slot with an open account.
     h.write_state(user, {**h.read_state(user), "cells": cells, "status": "active", "activatedAt": h.now_iso()})
     h.hub_create(user)
@@ -117,6 +119,34 @@ def activate(cohort, slot, entry, deadline, released):
         h.hub_spawn(user)
         h.wait_for(lambda: h.hub_ready(user), deadline, f"{user}'s server to be ready", cap=180)
     return "active"
+
+
+def keep(cohort, user, uid, state, entry, deadline):
+    """A slot already active for this registration and generation: the learner keeps their work.
+    Only what changed around them is brought up to date — the cohort holding the slot (a new shard
+    layout), and the password (a rotated seed, or a slot activated by an older version, which this
+    also gives the bookkeeping a release needs)."""
+    updates = {}
+    if state.get("owner") != cohort.name:
+        updates["owner"] = cohort.name
+    activation = state.get("activation") or f"{state['registration']}.{state.get('generation', 1)}.{os.urandom(4).hex()}"
+    if not state.get("activation"):
+        updates.update(activation=activation, generation=int(state.get("generation", 1)), slot=int(state.get("slot", user[7:])))
+    if "cells" not in state and state.get("workshopDir"):
+        totals = h.run(["python3", os.path.join(h.BIN, "learner-files.py"), "cells", state["workshopDir"]], deadline, user=(uid, uid), cap=60)
+        updates["cells"] = json.loads(totals)
+    digest = password_digest(activation, entry["password"])
+    if state.get("passwordDigest") != digest:
+        h.set_passwords([(user, entry["password"])], deadline)
+        updates["passwordDigest"] = digest
+    if updates:
+        h.write_state(user, {**state, **updates})
+    return "unchanged"
+
+
+def password_digest(activation, password):
+    """Tells a changed password without keeping it: a hash keyed by the activation (root-only state)."""
+    return hmac.new(activation.encode(), password.encode(), hashlib.sha256).hexdigest()
 
 
 def fail(user, error, deadline):

@@ -10,7 +10,7 @@ import { syncCatalog } from "../db/catalog-sync";
 import { openDatabase } from "../db/connect";
 import { extendServer, MAX_EXTEND_DAYS, restoreServer, revokeServer } from "../db/learners";
 import { migrate, pendingMigrations } from "../db/migrate";
-import { cancel, extend, MAX_EXTEND_HOURS, register } from "../db/registrations";
+import { cancel, extend, MAX_EXTEND_HOURS, register, resetRegistration } from "../db/registrations";
 import { seedDemo } from "../db/seed";
 import { CatalogInvalid, DatabaseBehind, ROOT } from "../load";
 import { parseCommandLine, positiveNumber, recordId, runCommand, stackName, UsageError } from "./exit";
@@ -20,6 +20,8 @@ export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm r
   plan [--json] [--summary] [--workshops DIR] [--stack NAME] [--now T]   what the stack would contain (read only; see wod plan --help)
   reconcile --stack NAME [...]                                          converge the stack (see wod reconcile --help)
   migrate                                                               apply the database migrations
+  migrate-state --stack NAME [--dry-run]                                once, before this version's first up on an older stack
+  reset <registration>                                                  give a learner a fresh start: their slot is archived and activated anew
   register --email E --workshop W [--name N] [--location L]             book a slot, or say why not
   import FILE.csv [--json]                                              register a cohort: columns email,workshop[,name,location,startsAt]
   cancel <registration>                                                 release a registration on the next run
@@ -39,6 +41,7 @@ const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean 
   register: { options: ["email", "workshop", "name", "location", "stack"] },
   import: { options: ["stack", "json"], file: true },
   cancel: { options: [], id: "a registration id" },
+  reset: { options: [], id: "a registration id" },
   extend: { options: ["hours"], id: "a registration id" },
   "server-extend": { options: ["days"], id: "a learner id" },
   "server-revoke": { options: [], id: "a learner id" },
@@ -57,6 +60,8 @@ export async function wod(argv: string[]): Promise<number> {
     case "migrate":
     case "db:migrate":
       return (require("./migrate") as typeof import("./migrate")).migrateCommand(rest);
+    case "migrate-state":
+      return (require("./migrate-state") as typeof import("./migrate-state")).migrateStateCommand(rest);
     case undefined:
       throw new UsageError("a command is required (see wod --help)");
     case "help":
@@ -137,6 +142,10 @@ export async function wod(argv: string[]): Promise<number> {
       }
       case "cancel":
         return done(await cancel(db.pool, id), `registration ${id} cancelled`, `no live registration ${id}`);
+      case "reset": {
+        const generation = await resetRegistration(db.pool, id);
+        return done(generation !== undefined, `registration ${id}: the next run archives its slot and activates it afresh (generation ${generation})`, `no live registration ${id}`);
+      }
       case "extend": {
         const end = await extend(db.pool, id, hours);
         return done(!!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);

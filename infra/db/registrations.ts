@@ -82,6 +82,19 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
   });
 }
 
+/**
+ * An operator's fresh start for one learner (WoD's PURGE of one slot): the registration's
+ * generation goes up, so the next run archives the slot's current activation and activates it
+ * anew (same password). Returns the new generation, or undefined when no live registration has that id.
+ */
+export async function resetRegistration(pool: Pool, id: string): Promise<number | undefined> {
+  const r = await pool.query(
+    "update registrations set generation = generation + 1, updated_at = now() where id = $1 and status in ('pending', 'active') returning generation",
+    [id],
+  );
+  return r.rows[0]?.generation;
+}
+
 /** Cancels a live registration; its account is released by the next reconcile. */
 export async function cancel(pool: Pool, id: string): Promise<boolean> {
   const r = await pool.query(

@@ -47,7 +47,7 @@ export function desiredState({ catalog, snapshot, config, now }: DecisionInput):
 function backendOf(l: LocationConfig, catalog: Workshop[]): DesiredBackend {
   return {
     location: l.name, provider: l.provider, region: l.region, size: l.size, image: l.image, host: l.host, sshUser: l.sshUser,
-    fqdn: l.fqdn, hubPort: l.hubPort, slotPool: l.slotPool, uidOffset: l.uidOffset,
+    fqdn: l.fqdn, hubPort: l.hubPort, slotPool: l.slotPool, uidOffset: l.uidOffset, diskGb: l.diskGb,
     workshops: catalog.filter((w) => w.locations.includes(l.name)).map((w) => w.name),
   };
 }

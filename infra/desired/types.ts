@@ -15,6 +15,8 @@ export interface DesiredBackend {
   hubPort: number;
   slotPool: { min: number; max: number };
   uidOffset: number;
+  /** EC2 root disk, GB. */
+  diskGb: number;
   /** Workshops hosted here, by name. */
   workshops: string[];
 }

@@ -103,3 +103,16 @@ function plainOutputs(outputs: Record<string, unknown>): Record<string, unknown>
   const SECRET = "4dabf18193072939515e22adb298388d";
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => !(v && typeof v === "object" && SECRET in (v as object))));
 }
+
+/** The stack's checkpoint, to edit it (`wod migrate-state`): `pulumi stack export` / `import`. */
+export function stackState(opts: { stack: string; workDir: string }) {
+  const select = () => selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
+  return {
+    async export(): Promise<{ version: number; deployment: Record<string, unknown> }> {
+      return (await select()).exportStack() as Promise<{ version: number; deployment: Record<string, unknown> }>;
+    },
+    async import(state: { version: number; deployment: Record<string, unknown> }): Promise<void> {
+      await (await select()).importStack(state as never);
+    },
+  };
+}

@@ -25,6 +25,9 @@ describe("JupyterHubBackend on DigitalOcean", () => {
     const { resources } = await run();
     const [droplet] = byType(resources, T.droplet);
     expect(droplet.inputs).toMatchObject({ size: "s-4vcpu-8gb", region: "fra1", image: "debian-12-x64", name: "eu-hub" });
+    // A size edit resizes this one backend in place, keeping its disk: reversible, never a rebuild.
+    expect(droplet.inputs.resizeDisk).toBe(false);
+    expect(droplet.options.ignoreChanges.sort()).toEqual(["ami", "image", "sshKeys", "userData"]);
     expect(droplet.inputs.tags).toEqual(["wod", "wod-role:backend", "wod-location:eu"]);
     const keys = byType(resources, T.sshKey);
     expect(keys).toHaveLength(1);
@@ -83,6 +86,8 @@ describe("JupyterHubBackend on AWS", () => {
     expect(byType(resources, T.droplet)).toHaveLength(0);
     const [instance] = byType(resources, T.instance);
     expect(instance.inputs).toMatchObject({ ami: "ami-0123456789abcdef0", instanceType: "m6i.2xlarge" });
+    // Learners' homes need room: a sized, encrypted root disk, not the AMI's default.
+    expect(instance.inputs.rootBlockDevice).toEqual({ volumeSize: 100, volumeType: "gp3", encrypted: true, deleteOnTermination: true });
     expect(instance.inputs.userData).toContain("AAAAC3NzaC1lZDI1NTE5AAAAIFWlZ6bHx5nAcJm3LC8OmbB/n+eyBCbfac4grMpmCU1z");
     expect(instance.provider).toContain("pulumi:providers:aws::aws-us-east-1");
     const [group] = byType(resources, T.securityGroup);

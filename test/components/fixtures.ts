@@ -36,7 +36,7 @@ export function config(overrides: Record<string, unknown> = {}): StackConfig {
 export function backendOf(l: LocationConfig, workshops: string[] = []): DesiredBackend {
   return {
     location: l.name, provider: l.provider, region: l.region, size: l.size, image: l.image, host: l.host, sshUser: l.sshUser,
-    fqdn: l.fqdn, hubPort: l.hubPort, slotPool: l.slotPool, uidOffset: l.uidOffset, workshops,
+    fqdn: l.fqdn, hubPort: l.hubPort, slotPool: l.slotPool, uidOffset: l.uidOffset, diskGb: l.diskGb, workshops,
   };
 }
 

@@ -206,3 +206,23 @@ describe("through sudo, as a non-root SSH user", () => {
     expect((await new Browser(host.hubUrl).login("student1", applied.credentials["105"])).status).toBe(200);
   }, 900_000);
 });
+
+describe("upgrading from per-account resources", () => {
+  it("a slot an older version activated is adopted as it is: the learner keeps their files and gets the password the write-back records; its release works", async () => {
+    // What activate-slot.sh left: the state file of the old format, a home with work in it.
+    const dir = (await host.sh("ls -d /opt/wod/workshops/WKSHP-Sample/*/ | head -1")).trim().replace(/\/$/, "");
+    await host.sh(`usermod -U -e '' student5 2>/dev/null; echo 'student5:OldPassw0rd' | chpasswd
+      mkdir -p /student/student5/WKSHP-Sample && cp ${dir}/*.ipynb /student/student5/WKSHP-Sample/
+      echo 'old work' > /student/student5/WKSHP-Sample/mine.txt && chown -R student5: /student/student5
+      printf '{"registration":"900","slot":5,"user":"student5","workshop":"WKSHP-Sample","workshopDir":"${dir}","status":"active"}\\n' > /var/lib/wod/slots/student5.json`);
+    const adopted = await apply([live("102", 3), live("900", 5)]);
+    expect(adopted.results["lab-WKSHP-Sample-s0"].slots["5"]).toMatchObject({ registration: "900", status: "active" });
+    expect(adopted.results["lab-WKSHP-Sample-s0"].summary).toMatchObject({ unchanged: 2 });
+    expect((await host.sh("cat /student/student5/WKSHP-Sample/mine.txt")).trim()).toBe("old work");
+    expect((await new Browser(host.hubUrl).login("student5", adopted.credentials["900"])).status).toBe(200);
+    expect((await new Browser(host.hubUrl).login("student5", "OldPassw0rd")).url).toBe("/hub/login");
+    const released = await apply([live("102", 3)], [{ id: "900", workshop: "Sample", location: "lab", slot: 5, status: "cancelled", generation: 1, releaseAttempts: 0 }]);
+    expect(released.results["lab-WKSHP-Sample-s0"].released).toMatchObject([{ registration: "900", codeCells: 4 }]);
+    expect((await host.sh("passwd -S student5")).split(" ")[1]).toBe("L");
+  }, 600_000);
+});
