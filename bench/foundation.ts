@@ -13,6 +13,8 @@ import { desiredState } from "../infra/desired/state";
 
 const SIZES = [1_000, 10_000, 100_000];
 const PER_WORKSHOP = 1_000;
+/** Slots per location: uid = slot + 2000 stays an ordinary uid (≤ 60000), so 100k live learners span two locations. */
+const PER_LOCATION = 50_000;
 
 export async function benchFoundation(log: (line: string) => void): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wod-bench-"));
@@ -21,17 +23,20 @@ export async function benchFoundation(log: (line: string) => void): Promise<void
   try {
     await migrate(db.pool);
     const max = Math.max(...SIZES);
+    const locations = Array.from({ length: Math.ceil(max / PER_LOCATION) }, (_, i) => `loc${i}`);
     const config = parseStackConfig({
-      locations: [{ name: "eu", slotPool: { min: 1, max } }],
+      locations: locations.map((name) => ({ name, slotPool: { min: 1, max: PER_LOCATION } })),
       studentServers: { enabled: true, allowedRegions: ["fra1"] },
     }, "bench");
+    const perLocation = PER_LOCATION / PER_WORKSHOP;
     const catalog: Workshop[] = Array.from({ length: max / PER_WORKSHOP }, (_, i) => ({
       name: `W${i}`, title: `W${i}`, description: "", active: true, capacity: PER_WORKSHOP, priority: 0,
-      range: { min: i * PER_WORKSHOP + 1, max: (i + 1) * PER_WORKSHOP }, reset: false, ldap: false, monoappliance: false,
+      range: { min: (i % perLocation) * PER_WORKSHOP + 1, max: ((i % perLocation) + 1) * PER_WORKSHOP }, reset: false, ldap: false, monoappliance: false,
       multiappliance: false, replayId: null, varpass: false, compile: false, workshopImg: "", badgeImg: "", beta: false,
-      category: [], duration: 4, presenter: "", role: "", avatar: "", replayLink: "", location: "eu", alternateLocation: [],
-      appliance: i % 10 === 0 ? { machines: { eu: { size: "s", image: "i" } }, produces: [], ports: { web: 30000 } } : undefined,
-      folder: `WKSHP-W${i}`, dir: `/catalog/WKSHP-W${i}`, locations: ["eu"], contentHash: `h${i}`,
+      category: [], duration: 4, presenter: "", role: "", avatar: "", replayLink: "",
+      location: locations[Math.floor(i / perLocation)], alternateLocation: [],
+      appliance: i % 10 === 0 ? { machines: { [locations[Math.floor(i / perLocation)]]: { size: "s", image: "i" } }, produces: [], ports: { web: 30000 } } : undefined,
+      folder: `WKSHP-W${i}`, dir: `/catalog/WKSHP-W${i}`, locations: [locations[Math.floor(i / perLocation)]], contentHash: `h${i}`,
     }));
     await syncCatalog(db.pool, config, catalog);
     log(`figure                          ${SIZES.map((n) => `${n / 1000}k`.padStart(9)).join("")}`);
@@ -46,7 +51,7 @@ export async function benchFoundation(log: (line: string) => void): Promise<void
       );
       await db.pool.query(
         `insert into registrations (participant_id, workshop, location, slot, ends_at)
-         select p.id, 'W' || ((s - 1) / ${PER_WORKSHOP}), 'eu', s, now() + interval '2 hours'
+         select p.id, 'W' || ((s - 1) / ${PER_WORKSHOP}), 'loc' || ((s - 1) / ${PER_LOCATION}), (s - 1) % ${PER_LOCATION} + 1, now() + interval '2 hours'
            from generate_series($1::int + 1, $2::int) s join participants p on p.email = 'p' || s || '@example.org'`,
         [have, n],
       );

@@ -11,12 +11,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { WORKSHOP_DIR, bootstrap, fixtures, hubToken, newPassword, run, startTestHost, type TestHost } from "../test/host/testhost";
+import { WORKSHOP_DIR, bootstrap, fixtures, hubToken, newPassword, run, startTestHost, syncCohort, type TestHost } from "../test/host/testhost";
 
 const SLOTS = Number(process.env.WOD_BENCH_SLOTS ?? 200);
 const PARALLEL = 8; // slots worked on at once inside one sync (sync-cohort.py --parallel)
 const WAVE = 50; // slots activated before they are released: bounds the running notebook servers
-const VARIABLES = { WODBEEXTFQDN: "wod.example.org", WODBEFQDN: "wod.example.org", WODBEPORT: "8000", WODBEURL: "http://wod.example.org:8000", BRANDING: "Bench" };
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -30,12 +29,8 @@ async function ours(host: TestHost, log: (line: string) => void) {
 
   // One cohort sync per wave, as the component runs it: one SSH session, the slot table on stdin.
   const sync = async (slots: number[], flags = "") => {
-    const table = Object.fromEntries(slots.map((slot) => {
-      const password = newPassword();
-      return [slot, { registration: `bench-${slot}`, generation: 1, password, variables: { ...VARIABLES, PASSSTU: password } }];
-    }));
-    const r = await host.ssh(`python3 /opt/wod/bin/sync-cohort.py --cohort bench --workshop-dir ${WORKSHOP_DIR} --uid-offset 2000 --parallel ${PARALLEL} ${flags}`,
-      { input: JSON.stringify({ variables: {}, slots: table }), timeoutMs: 1_800_000 });
+    const table = Object.fromEntries(slots.map((slot) => [slot, { registration: `bench-${slot}`, password: newPassword() }]));
+    const r = await syncCohort(host, table, `--parallel ${PARALLEL} ${flags}`);
     if (r.code !== 0) throw new Error(`sync of ${slots.length} slots exited ${r.code}: ${r.stderr.slice(-2000)}`);
     const summary = JSON.parse(r.stdout).summary;
     if (summary.failed || summary.releaseFailed || summary.notAttempted) throw new Error(`sync: ${JSON.stringify(summary)}\n${r.stderr.slice(-2000)}`);

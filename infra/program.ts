@@ -38,7 +38,15 @@ export async function program() {
  */
 export function declare(desired: DesiredState, config: StackConfig, secrets?: StackSecrets) {
   const from = config.part?.adminKeysFrom;
-  const ids = from ? new pulumi.StackReference(from).getOutput("doAdminKeyIds") : undefined;
+  // A stack that owns no keys (or exports another number of them) is a clear error, not a crash.
+  const ids = from
+    ? new pulumi.StackReference(from).requireOutput("doAdminKeyIds").apply((all: unknown) => {
+        if (!Array.isArray(all) || all.length !== config.adminSshKeys.length) {
+          throw new Error(`wod:part.adminKeysFrom: stack ${from} exports ${Array.isArray(all) ? all.length : "no"} doAdminKeyIds for the ${config.adminSshKeys.length} wod:adminSshKeys; that stack must own the admins' keys (no adminKeysFrom there) and list the same keys`);
+        }
+        return all as string[];
+      })
+    : undefined;
   const given = secrets ?? { sshPrivateKey: readSshPrivateKey(), variables: readSecretVariables() };
   // The Node SDK captures a stack trace for every promise it makes (dozens per resource, all alive
   // while the stack is declared synchronously): half the CPU of a large declaration. Source

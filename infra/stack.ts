@@ -66,32 +66,23 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
   const providerFor = (cloud: "digitalocean" | "aws" | "existing", region: string) =>
     cloud === "digitalocean" ? digitaloceanProvider() : cloud === "aws" ? awsProvider(region) : undefined;
 
-  // DigitalOcean refuses the same public key twice in an account: one SshKey per fingerprint,
-  // shared by every admin and learner holding it. Named by fingerprint so it never moves.
-  const doKeyIds = new Map<string, pulumi.Input<string>>();
-  const doKey = (publicKey: string, fingerprint: string, who: string) => {
-    if (!doKeyIds.has(fingerprint)) {
-      const id = sha256(fingerprint).slice(0, 12);
-      const key = new digitalocean.SshKey(
-        `ssh-key-${id}`,
-        { name: `wod-${who}-${id}`, publicKey: normalizeSshKey(publicKey) },
-        { provider: digitaloceanProvider(), deleteBeforeReplace: true },
-      );
-      doKeyIds.set(fingerprint, key.id);
-    }
-    return doKeyIds.get(fingerprint)!;
-  };
-  const usesDigitalOcean =
-    desired.studentServers.length > 0 ||
-    desired.backends.some((b) => b.provider === "digitalocean") ||
-    desired.appliances.some((a) => a.provider === "digitalocean");
-  const ownsAdminKeys = usesDigitalOcean && !opts.doAdminKeyIds;
+  // The admins' DigitalOcean keys: DigitalOcean refuses a public key twice per account, so one
+  // stack owns them (one SshKey per fingerprint, named by it so it never moves) and split stacks
+  // read them (`wod:part.adminKeysFrom`). Ownership follows the config, never what this run
+  // happens to declare: a servers-only stack with no server left must not delete them.
+  const ownsAdminKeys = !opts.doAdminKeyIds && usesDigitalOcean(config);
   if (opts.doAdminKeyIds && opts.doAdminKeyIds.length !== config.adminSshKeys.length) {
     throw new Error(`doAdminKeyIds: ${opts.doAdminKeyIds.length} ids for ${config.adminSshKeys.length} adminSshKeys, in the same order`);
   }
-  // Keys another stack owns are known by the same fingerprints, so a learner holding one shares it.
-  opts.doAdminKeyIds?.forEach((id, i) => doKeyIds.set(sshKeyFingerprint(config.adminSshKeys[i]), id));
-  const adminKeyIds = opts.doAdminKeyIds ?? (ownsAdminKeys ? config.adminSshKeys.map((k) => doKey(k, sshKeyFingerprint(k), "admin")) : []);
+  const keyIds = new Map<string, pulumi.Input<string>>(); // by fingerprint: a key listed twice is one SshKey
+  const adminKeyIds: pulumi.Input<string>[] = opts.doAdminKeyIds ?? (ownsAdminKeys ? config.adminSshKeys.map((publicKey) => {
+    const fingerprint = sshKeyFingerprint(publicKey);
+    if (!keyIds.has(fingerprint)) {
+      const id = sha256(fingerprint).slice(0, 12);
+      keyIds.set(fingerprint, new digitalocean.SshKey(`ssh-key-${id}`, { name: `wod-admin-${id}`, publicKey: normalizeSshKey(publicKey) }, { provider: digitaloceanProvider(), deleteBeforeReplace: true }).id);
+    }
+    return keyIds.get(fingerprint)!;
+  }) : []);
   const machineArgs = { adminCidrs: config.adminCidrs, adminPublicKeys: config.adminSshKeys, doSshKeyIds: adminKeyIds, sshPrivateKey, hostDir };
 
   const backends = new Map<string, JupyterHubBackend>();
@@ -171,4 +162,11 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     outputs.archiveBucket = new ArchiveBucket("archive", { expireDays: config.archive.expireDays, provider: awsProvider(config.archive.region) }).bucketName;
   }
   return outputs;
+}
+
+/** Whether the stack's config puts anything on DigitalOcean (its part's locations, or student servers). */
+function usesDigitalOcean(config: StackConfig): boolean {
+  const here = (l: string) => !config.part?.locations || config.part.locations.includes(l);
+  return config.locations.some((l) => l.provider === "digitalocean" && here(l.name)) ||
+    (config.studentServers.enabled && config.part?.studentServers !== false);
 }

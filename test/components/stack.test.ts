@@ -121,6 +121,16 @@ describe("splitting the stack per location", () => {
     expect(outputs.studentServers).toEqual({});
   });
 
+  it("a servers-only stack owns the admins' keys by its config, not by what it declares: with no server left it keeps them", async () => {
+    const serversOnly = readStackFile(path.join(ROOT, "Pulumi.prod.yaml"));
+    serversOnly.part = { locations: [], studentServers: true };
+    const empty = selectPart({ ...stateFor(serversOnly), studentServers: [] }, { locations: [], studentServers: true });
+    const { outputs, resources } = await run(empty, serversOnly);
+    expect(byType(resources, T.droplet)).toEqual([]);
+    expect(byType(resources, T.sshKey)).toHaveLength(1);
+    expect(outputs.doAdminKeyIds).toHaveLength(1);
+  });
+
   it("uses the admin keys another stack owns instead of creating them again", async () => {
     const part = selectPart(stateFor(cfg()), { locations: ["eu"], studentServers: true });
     const { outputs, resources } = await run(part, cfg());

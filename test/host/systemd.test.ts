@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostScript } from "../../components/remote";
 import {
-  Browser, UID_OFFSET, WORKSHOP_DIR, activate, fixtures, hubApi, hubToken, newPassword, sshOptions, run,
+  Browser, UID_OFFSET, WORKSHOP_DIR, syncCohort, fixtures, hubApi, hubToken, newPassword, sshOptions, run,
   startTestHost, type TestHost,
 } from "./testhost";
 
@@ -92,7 +92,8 @@ describe("bootstrap-backend.sh on a systemd host", () => {
   });
 
   it("a new token restarts the hub: it works, the old one is refused, learners' servers keep running", async () => {
-    const a = await activate(host, "reg-sd", 1, newPassword());
+    await host.upload(join(fixtures, "WKSHP-Sample"), WORKSHOP_DIR);
+    const a = await syncCohort(host, { 1: { registration: "reg-sd", password: newPassword() } }, "--start-servers");
     expect(a.code, a.stderr).toBe(0);
     const server = await learnerServer();
     expect(server?.ready).toBe(true);

@@ -220,18 +220,21 @@ export function bootstrap(host: TestHost, token: string, slotMin = 1, slotMax = 
   );
 }
 
-export function activate(host: TestHost, registration: string, slot: number, password: string, vars: string[] = []) {
-  const flags = vars.map((v) => `--var '${v.replace(/'/g, `'\\''`)}'`).join(" ");
-  return host.ssh(
-    `/opt/wod/bin/activate-slot.sh --registration ${registration} --slot ${slot} ` +
-      `--uid-offset ${UID_OFFSET} --workshop-dir ${WORKSHOP_DIR} ${flags}`,
-    { input: password + "\n" },
-  );
-}
+/** What the sample workshop's notebooks read, as a cohort's stdin carries it. */
+export const SAMPLE_VARIABLES = { WODBEEXTFQDN: "wod.example.org", WODBEFQDN: "wod.example.org", WODBEPORT: "8000", WODBEURL: "http://wod.example.org:8000", BRANDING: "Sample" };
 
-export function release(host: TestHost, registration: string, slot: number) {
+/**
+ * One cohort's sync, by hand, as the StudentCohort component runs it: the slot table on stdin
+ * (each slot's registration and password), `--start-servers` and the like in `flags`. The
+ * sample workshop must be at WORKSHOP_DIR.
+ */
+export function syncCohort(host: TestHost, slots: Record<number, { registration: string; password: string }>, flags = "") {
+  const table = Object.fromEntries(Object.entries(slots).map(([slot, e]) => [slot, {
+    registration: e.registration, generation: 1, password: e.password, variables: { ...SAMPLE_VARIABLES, PASSSTU: e.password },
+  }]));
   return host.ssh(
-    `/opt/wod/bin/release-slot.sh --registration ${registration} --slot ${slot} --uid-offset ${UID_OFFSET}`,
+    `python3 /opt/wod/bin/sync-cohort.py --cohort sample --workshop-dir ${WORKSHOP_DIR} --uid-offset ${UID_OFFSET} ${flags}`,
+    { input: JSON.stringify({ variables: {}, slots: table }), timeoutMs: 1_800_000 },
   );
 }
 
