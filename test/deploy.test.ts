@@ -69,6 +69,10 @@ describe("the operator's Stacks", () => {
     }
   });
 
+  it("hand the program the platform's SSH key as the secret stack config it requires, from the cluster's secret", () => {
+    for (const s of stacks) expect(s.spec.secretsRef["wod:sshPrivateKey"]).toEqual({ type: "Secret", secret: { name: "wod-secrets", key: "sshPrivateKey" } });
+  });
+
   it("give the workspace pod the memory the program needs (the default is 64 Mi)", () => {
     for (const s of stacks) {
       const resources = s.spec.workspaceTemplate.spec.resources;
