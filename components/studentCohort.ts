@@ -79,21 +79,27 @@ export class StudentCohort extends pulumi.ComponentResource {
 
     this.passwords = pulumi.secret(pulumi.output(args.passwordSeed).apply((seed) =>
       Object.fromEntries(args.accounts.map((a) => [a.registrationId, learnerPassword(seed, a.registrationId)]))));
+    // What every slot of the cohort shares is sent once; each slot carries only what is its own
+    // (ports, produced values, its password): the stdin, and the state holding it, stay small.
+    const { shared, own } = splitVariables(args.accounts);
     // One apply for the whole cohort, not one per account.
     const stdin = pulumi.secret(
       pulumi.all([this.passwords, args.variables, args.hubUrl, args.appliance?.address, args.appliance?.values]).apply(
-        ([passwords, shared, hubUrl, applianceAddress, produced]) => JSON.stringify({
+        ([passwords, stack, hubUrl, applianceAddress, produced]) => JSON.stringify({
           // Not read by the host: a new failed-release attempt count makes the engine run the sync again.
           retries: c.retries,
-          variables: shared,
+          variables: {
+            ...hubVariables(hubUrl),
+            ...(applianceAddress ? { [`IP-${c.folder}`]: applianceAddress } : {}),
+            ...shared,
+            ...stack,
+          },
           slots: Object.fromEntries(args.accounts.map((a) => [a.slot, {
             registration: a.registrationId,
             generation: a.generation,
             password: passwords[a.registrationId],
             variables: {
-              ...hubVariables(hubUrl),
-              ...(applianceAddress ? { [`IP-${c.folder}`]: applianceAddress } : {}),
-              ...a.variables,
+              ...own.get(a.registrationId),
               ...(produced?.[String(a.slot)] ?? {}),
               ...(args.passwordInNotebooks ? { PASSSTU: passwords[a.registrationId] } : {}),
             },
@@ -136,6 +142,20 @@ export function parseResults(stdout: string | undefined): CohortResults | undefi
   } catch {
     return undefined;
   }
+}
+
+/** The host sets these itself for each slot (sync-cohort.py): no need to send them. */
+const SET_BY_HOST = new Set(["STDID", "USERNAME", "WORKSHOP"]);
+
+/** Variables equal for every account of the cohort, and each account's own (the rest). */
+export function splitVariables(accounts: DesiredAccount[]): { shared: Record<string, string>; own: Map<string, Record<string, string>> } {
+  const shared: Record<string, string> = {};
+  const [first, ...rest] = accounts;
+  for (const [k, v] of Object.entries(first?.variables ?? {})) {
+    if (!SET_BY_HOST.has(k) && rest.every((a) => a.variables[k] === v)) shared[k] = v;
+  }
+  const own = new Map(accounts.map((a) => [a.registrationId, Object.fromEntries(Object.entries(a.variables).filter(([k]) => !(k in shared) && !SET_BY_HOST.has(k)))]));
+  return { shared, own };
 }
 
 /** Without a public name in the config, notebooks get the backend's address as the stack knows it. */

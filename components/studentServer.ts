@@ -90,6 +90,9 @@ export function studentServerFirewall(provider: pulumi.ProviderResource): digita
   return tag;
 }
 
+/** The monitor's scripts, read once per stack rather than once per server. */
+const scripts = new Map<string, string>();
+
 /**
  * cloud-config giving root the learner's key and installing the login monitor (two small scripts)
  * at first boot: about 2 KB, far below DigitalOcean's 64 KiB.
@@ -97,8 +100,11 @@ export function studentServerFirewall(provider: pulumi.ProviderResource): digita
 export function loginMonitorUserData(hostDir: string, learnerKey: string): string {
   const file = (name: string) => {
     const p = path.join(hostDir, name);
-    if (!fs.existsSync(p)) throw new Error(`${hostDir}: ${name} is missing (student servers install it)`);
-    return fs.readFileSync(p).toString("base64");
+    if (!scripts.has(p)) {
+      if (!fs.existsSync(p)) throw new Error(`${hostDir}: ${name} is missing (student servers install it)`);
+      scripts.set(p, fs.readFileSync(p).toString("base64"));
+    }
+    return scripts.get(p)!;
   };
   const key = normalizeSshKey(learnerKey);
   return [

@@ -57,7 +57,7 @@ describe("Appliance", () => {
     const droplet = byType(resources, T.droplet).find((d) => d.name === "eu-WKSHP-Docker-droplet")!;
     const cohort = byType(resources, T.command).find((c) => c.name === "eu-WKSHP-Docker-s0-sync")!;
     const stdin = JSON.parse(plain(cohort.inputs.stdin) as string);
-    expect(stdin.slots["43"].variables["IP-WKSHP-Docker"]).toBe(droplet.state.ipv4Address);
+    expect(stdin.variables["IP-WKSHP-Docker"]).toBe(droplet.state.ipv4Address);
   });
 
   it("creates its own droplet and firewall: SSH from admins only, the students' port ranges open", async () => {

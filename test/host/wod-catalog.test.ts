@@ -58,10 +58,11 @@ describe("a real-shaped WoD catalog", () => {
     expect(slots.map((s) => [s.registration, s.status, s.error ?? ""]).sort()).toEqual([["1", "active", ""], ["2", "active", ""], ["3", "active", ""]]);
   });
 
-  it("renders the title, the branding and MODEWS as WoD does", async () => {
+  it("renders the title, the branding, the hub's address and MODEWS as WoD does", async () => {
     const text = await notebook(2, "WKSHP-Bash101");
     expect(text).toContain("# Welcome to the ACME Workshops-on-Demand");
     expect(text).toContain("# Bash 101 Workshop");
+    expect(text).toContain(`You are student 2 of WKSHP-Bash101, on the hub at ${host.addr}.`);
   });
 
   it("gives an appliance workshop's learner their own port, the appliance's address through hostvars and what the appliance produced", async () => {
