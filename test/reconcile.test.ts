@@ -161,6 +161,17 @@ describe("reconcile", () => {
     expect(r.message).toMatch(/still being updated by someone else after 5 attempts/);
   });
 
+  it("an up that hangs (a machine that never answers) is cancelled at the time limit: the run ends, the lock is free", async () => {
+    const p = await platform();
+    await seedCatalog(p.pool);
+    await book(p.pool, "ada@example.org");
+    p.engine.hangs = true;
+    const r = await p.run(T0, { upTimeoutMs: 200 });
+    expect(r).toMatchObject({ exitCode: 1, outcome: "failed" });
+    expect(r.message).toMatch(/the up was cancelled after 0 s \(a machine did not answer in time\)/);
+    expect((await p.run(T0)).exitCode).toBe(0); // the next run gets the lock and converges
+  });
+
   it("an unreachable database applies nothing", async () => {
     const { Pool } = await import("pg");
     const dead = new Pool({ connectionString: "postgres://wod:wod@127.0.0.1:9/wod", connectionTimeoutMillis: 1000 });

@@ -44,8 +44,11 @@ export type Program = () => Promise<Record<string, unknown>>;
 
 export interface StackEngine {
   preview(program: Program): Promise<Step[]>;
-  /** targets: URNs to apply alone (the fast path); everything when absent. */
-  up(program: Program, opts?: { targets?: string[] }): Promise<UpResult>;
+  /**
+   * targets: URNs to apply alone (the fast path); everything when absent. signal: cancels the
+   * update (the engine stops at its next step; the result says it was cancelled).
+   */
+  up(program: Program, opts?: { targets?: string[]; signal?: AbortSignal }): Promise<UpResult>;
   /** Stack outputs as the state holds them, secrets decrypted (for a write-back without an up). */
   outputs(): Promise<Record<string, unknown>>;
   /** The resources the state holds now. */

@@ -80,10 +80,13 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       }
       return [...c.steps.values()];
     },
-    async up(program, { targets } = {}) {
+    async up(program, { targets, signal } = {}) {
       const stack = await open(program);
       const c = collect();
       let error: string | undefined;
+      // `pulumi cancel`: the engine stops the update at its next step and the up below rejects.
+      const cancel = () => void stack.cancel().catch((e) => opts.log(`cancelling the update failed: ${(e as Error).message}`));
+      signal?.addEventListener("abort", cancel, { once: true });
       try {
         // continueOnError: one failed activation must not stop the other registrations.
         await stack.up({ onEvent: c.onEvent, target: targets, continueOnError: true, color: "never", onOutput: (m) => opts.log(m.trimEnd()) });
@@ -91,6 +94,8 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
         const mapped = concurrent(e);
         if (mapped instanceof ConcurrentUpdate) throw mapped;
         error = (e as Error).message;
+      } finally {
+        signal?.removeEventListener("abort", cancel);
       }
       const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
       return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, state: await state(stack), error };

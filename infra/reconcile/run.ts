@@ -38,6 +38,11 @@ export interface ReconcileOptions {
   log?: (m: string) => void;
   /** Test hook: sleep between retries. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * An up still running after this long is cancelled (default 60 min: above every command's own
+   * limit), so a stuck machine never holds the stack and its lock.
+   */
+  upTimeoutMs?: number;
 }
 
 export interface Report {
@@ -138,7 +143,10 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     await lock.settled();
     lock.check();
     // Up runs even without changes: its outputs are what the write-back syncs from.
-    const up = await phase("up", () => retry(() => o.engine.up(program, report.fastPath ? { targets: changed.map((s) => s.urn) } : {})));
+    const limit = o.upTimeoutMs ?? 60 * 60_000;
+    const deadline = AbortSignal.timeout(limit);
+    const up = await phase("up", () => retry(() => o.engine.up(program, { ...(report.fastPath ? { targets: changed.map((s) => s.urn) } : {}), signal: deadline })));
+    if (deadline.aborted && !up.ok) up.error = `the up was cancelled after ${Math.round(limit / 1000)} s (a machine did not answer in time); what was applied is written back: ${up.error ?? ""}`;
     report.failures = up.failures.map((f) => ({ urn: f.urn, message: f.message }));
     for (const s of up.steps.filter((x) => x.op !== "same")) {
       const kind = componentOf(s).split(":").pop()!;

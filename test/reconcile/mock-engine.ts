@@ -30,6 +30,8 @@ export class MockEngine implements StackEngine {
   failReleases = new Set<string>();
   /** The next N calls meet another update in progress. */
   busy = 0;
+  /** The next up hangs (a machine that never answers) until it is cancelled. */
+  hangs = false;
   private outputs_: Record<string, unknown> = {};
 
   constructor(private mocks = installMocks()) {}
@@ -41,9 +43,14 @@ export class MockEngine implements StackEngine {
     return this.diff(resources);
   }
 
-  async up(program: Program, opts: { targets?: string[] } = {}): Promise<UpResult> {
-    this.ups.push(opts);
+  async up(program: Program, opts: { targets?: string[]; signal?: AbortSignal } = {}): Promise<UpResult> {
+    this.ups.push({ targets: opts.targets });
     this.meetBusy();
+    if (this.hangs) {
+      this.hangs = false;
+      await new Promise<void>((resolve) => opts.signal?.addEventListener("abort", () => resolve(), { once: true }));
+      return { ok: false, steps: [], failures: [], outputs: this.outputs_, state: await this.state(), error: "update canceled" };
+    }
     const { resources, outputs } = await this.evaluate(program);
     const steps = this.diff(resources).filter((s) => s.op === "same" || !opts.targets || opts.targets.includes(s.urn));
     const done: Step[] = [];
