@@ -65,7 +65,7 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
   const c = p.counts;
   const out = [
     `Plan for stack ${p.stack} as of ${p.decidedAt}${opts.summary ? " (summary)" : ""}`,
-    `  ${n(c.backends, "backend")} · ${n(c.contents, "workshop content")} · ${n(c.accounts, "student account")} · ` +
+    `  ${n(c.backends, "backend")} · ${n(c.contents, "workshop content")} · ${n(c.accounts, "student account")} in ${n(c.cohorts, "cohort")} · ` +
       `${n(c.appliances, "appliance")} · ${n(c.studentServers, "student server")} · ${c.rejected} rejected`,
     "",
   ];
