@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One student's share of the Docker appliance. Run as root by appliance-student.sh:
+# One student's share of the Docker appliance. Run as root by sync-appliance.py:
 #   bash student.sh setup|reset|release
 # with STDID, USERNAME, PORT_HTTP and PORT_SSH in the environment, WOD_VALUES (a file for the
 # KEY=VALUE lines of values a workshop declares in appliance.produces; this one declares none) and
