@@ -127,7 +127,10 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
   }
 
   const accountsOf = new Map<string, DesiredAccount[]>();
-  for (const a of desired.accounts) accountsOf.set(a.cohort, [...(accountsOf.get(a.cohort) ?? []), a]);
+  for (const a of desired.accounts) {
+    if (!accountsOf.has(a.cohort)) accountsOf.set(a.cohort, []);
+    accountsOf.get(a.cohort)!.push(a);
+  }
   const cohorts: StudentCohort[] = [];
   for (const c of desired.cohorts) {
     const what = `cohorts[${c.name}]`;
