@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { DesiredAppliance, DesiredContent } from "../infra/desired/types";
+import { type ConfiguredHostKeys, hostKeyOf } from "./hostKeys";
 import { declareMachine } from "./machine";
 import { learnerPassword } from "./passwords";
 import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hostScript, shellQuote, timeLimited } from "./remote";
@@ -30,6 +31,10 @@ export interface ApplianceArgs {
   doSshKeyIds: pulumi.Input<string>[];
   /** Private key the platform connects with (secret). */
   sshPrivateKey: pulumi.Input<string>;
+  /** The stack's host-key seed (secret): the machine's host key derives from it (components/hostKeys.ts). */
+  hostKeySeed: pulumi.Input<string>;
+  /** `wod:hostKeys`: keys to pin for machines that did not get theirs from wod. */
+  hostKeys: ConfiguredHostKeys;
   /** SSH user on the appliance. */
   sshUser: string;
   /** Local folder of host scripts copied to /opt/wod/bin. */
@@ -81,6 +86,7 @@ export class Appliance extends pulumi.ComponentResource {
       this.address = pulumi.output(args.onBackend.address);
     } else {
       if (ap.provider === "existing" || !args.provider) throw new pulumi.ResourceError(`provider: appliance ${ap.folder} at ${ap.location} needs a cloud provider or a backend host`, this);
+      const hostKey = hostKeyOf(`${ap.location}-${ap.folder}`, true, args.hostKeySeed, args.hostKeys);
       const created = declareMachine(
         name,
         {
@@ -90,6 +96,7 @@ export class Appliance extends pulumi.ComponentResource {
           size: ap.size,
           image: ap.image,
           diskGb: APPLIANCE_DISK_GB,
+          hostKey: hostKey.given,
           labels: { role: "appliance", location: ap.location, workshop: ap.workshop },
           adminCidrs: args.adminCidrs,
           publicPorts: portRanges(ap),
@@ -101,7 +108,7 @@ export class Appliance extends pulumi.ComponentResource {
       );
       machine = created.resource;
       this.address = created.address;
-      connection = connectionTo(created.address, args.sshUser, args.sshPrivateKey);
+      connection = connectionTo(created.address, args.sshUser, args.sshPrivateKey, hostKey.pin);
       const scripts = copyFolder(
         `${name}-bin`,
         { localDir: args.hostDir, remoteDir: BIN_DIR, connection, sshUser: args.sshUser, removeOnDelete: false, triggers: [created.id], machine: created.resource },

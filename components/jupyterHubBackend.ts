@@ -5,6 +5,7 @@ import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import type { DesiredBackend } from "../infra/desired/types";
 import { hubUrl } from "../infra/config";
+import { type ConfiguredHostKeys, hostKeyOf } from "./hostKeys";
 import { declareMachine } from "./machine";
 import { BIN_DIR, Connection, asRoot, connectionTo, copyFolder, hashFolder, hostScript, shellQuote, timeLimited } from "./remote";
 
@@ -24,6 +25,10 @@ export interface JupyterHubBackendArgs {
   doSshKeyIds: pulumi.Input<string>[];
   /** Private key the platform connects with (secret). */
   sshPrivateKey: pulumi.Input<string>;
+  /** The stack's host-key seed (secret): a cloud machine's host key derives from it (components/hostKeys.ts). */
+  hostKeySeed: pulumi.Input<string>;
+  /** `wod:hostKeys`: keys to pin for machines that did not get theirs from wod. */
+  hostKeys: ConfiguredHostKeys;
   /** Local folder of host scripts copied to /opt/wod/bin. */
   hostDir: string;
   /** Explicit provider for the machine: DigitalOcean, or AWS of the region; none for an existing machine. */
@@ -35,6 +40,8 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
   public readonly address: pulumi.Output<string>;
   /** URL learners open. */
   public readonly hubUrl: pulumi.Output<string>;
+  /** The host key every connection to the machine pins (none: any key is accepted). */
+  public readonly hostKey: pulumi.Output<string | undefined>;
   /** SSH connection for the components working on this backend (secret: holds the private key). */
   public readonly connection: pulumi.Output<Connection>;
   /** The bootstrap: accounts and content wait for it. */
@@ -49,6 +56,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
     if (b.provider === "existing" && !b.host) throw new pulumi.ResourceError(`host: required for location "${b.location}" (provider existing)`, this);
     if (b.provider !== "existing" && !args.provider) throw new pulumi.ResourceError(`provider: location "${b.location}" runs on ${b.provider} and needs its provider`, this);
 
+    const hostKey = hostKeyOf(`${b.location}-hub`, b.provider !== "existing", args.hostKeySeed, args.hostKeys);
     const machine =
       b.provider === "existing"
         ? { id: pulumi.output(b.host!), address: pulumi.output(b.host!), resource: undefined }
@@ -61,6 +69,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
               size: b.size,
               image: b.image,
               diskGb: b.diskGb,
+              hostKey: hostKey.given,
               labels: { role: "backend", location: b.location },
               adminCidrs: args.adminCidrs,
               publicPorts: [String(b.hubPort)],
@@ -73,7 +82,8 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
     this.address = machine.address;
     this.machine = machine.resource;
     this.hubUrl = machine.address.apply((a) => hubUrl({ ...b, name: b.location, host: b.host }, a));
-    this.connection = connectionTo(machine.address, b.sshUser, args.sshPrivateKey);
+    this.hostKey = pulumi.output(hostKey.pin);
+    this.connection = connectionTo(machine.address, b.sshUser, args.sshPrivateKey, hostKey.pin);
 
     const scriptsHash = hashFolder(args.hostDir);
     const scripts = copyFolder(
@@ -99,7 +109,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
       { parent: this, dependsOn: scripts, deletedWith: machine.resource, customTimeouts: { create: `${BOOTSTRAP_SECONDS + 120}s`, update: `${BOOTSTRAP_SECONDS + 120}s` } },
     );
 
-    this.registerOutputs({ address: this.address, hubUrl: this.hubUrl, connection: this.connection });
+    this.registerOutputs({ address: this.address, hubUrl: this.hubUrl, hostKey: this.hostKey, connection: this.connection });
   }
 }
 

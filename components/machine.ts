@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as digitalocean from "@pulumi/digitalocean";
 import * as aws from "@pulumi/aws";
+import { type HostKey, hostKeyCloudConfig } from "./hostKeys";
 import { doTag, hostname, normalizeSshKey } from "./remote";
 
 export const ANYWHERE = ["0.0.0.0/0", "::/0"];
@@ -20,6 +21,8 @@ export interface MachineArgs {
   image: string;
   /** EC2 root disk in GB (droplets come with their size's disk). */
   diskGb: number;
+  /** The machine's SSH host key, given by cloud-init at first boot so connections can pin it. */
+  hostKey?: pulumi.Input<HostKey>;
   /** Labels, as DO tags `wod-<key>:<value>` and AWS tags `wod:<key>`. */
   labels: Record<string, string>;
   /** CIDRs allowed to reach SSH; nobody else can. */
@@ -52,6 +55,9 @@ export function declareMachine(name: string, args: MachineArgs, parent: pulumi.R
     throw new pulumi.ResourceError(`adminCidrs: at least one CIDR must reach SSH on machine "${args.name}" (the platform itself connects over SSH)`, parent);
   }
   const opts = { parent, provider: args.provider, ignoreChanges: KEEP_MACHINE };
+  // cloud-config for the machine: its host key when given (a secret: the private half).
+  const cloudConfig = (lines: string[]) =>
+    pulumi.secret(pulumi.output(args.hostKey).apply((key) => ["#cloud-config", ...lines, ...(key ? hostKeyCloudConfig(key) : []), ""].join("\n")));
   if (args.cloud === "digitalocean") {
     const droplet = new digitalocean.Droplet(
       `${name}-droplet`,
@@ -63,6 +69,7 @@ export function declareMachine(name: string, args: MachineArgs, parent: pulumi.R
         resizeDisk: false,
         image: args.image,
         sshKeys: args.doSshKeyIds,
+        ...(args.hostKey ? { userData: cloudConfig([]) } : {}),
         tags: ["wod", ...Object.entries(args.labels).map(([k, v]) => doTag(`wod-${k}:${v}`))],
         monitoring: true,
         ipv6: true,
@@ -107,13 +114,11 @@ export function declareMachine(name: string, args: MachineArgs, parent: pulumi.R
     { parent, provider: args.provider },
   );
   // root gets the admins' keys too (disable_root: false): the host scripts run as root.
-  const userData = [
-    "#cloud-config",
+  const userData = cloudConfig([
     "disable_root: false",
     "ssh_authorized_keys:",
     ...args.adminPublicKeys.map((k) => `  - ${JSON.stringify(normalizeSshKey(k))}`),
-    "",
-  ].join("\n");
+  ]);
   const instance = new aws.ec2.Instance(
     `${name}-instance`,
     {

@@ -40,9 +40,13 @@ export function asRoot(user: string, line: string): string {
   return user === "root" ? line : `sudo -n sh -c ${shellQuote(line)}`;
 }
 
-/** The platform's SSH connection; a secret because it holds the private key. */
-export function connectionTo(host: pulumi.Input<string>, user: string, privateKey: pulumi.Input<string>): pulumi.Output<Connection> {
-  return pulumi.secret(pulumi.output({ host, user, privateKey }));
+/**
+ * The platform's SSH connection; a secret because it holds the private key. With a host key, the
+ * connection accepts that key only (components/hostKeys.ts); without one, any (an existing host
+ * whose key the config does not give).
+ */
+export function connectionTo(host: pulumi.Input<string>, user: string, privateKey: pulumi.Input<string>, hostKey?: pulumi.Input<string>): pulumi.Output<Connection> {
+  return pulumi.secret(pulumi.output({ host, user, privateKey, ...(hostKey ? { hostKey } : {}) }));
 }
 
 /** Regular files under dir, as sorted POSIX paths relative to it. */

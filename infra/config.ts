@@ -137,6 +137,9 @@ export const PLATFORM_VARIABLES = [
   "BRANDING", "BRANDINGWOD", "BRANDINGLOGO", "BRANDINGURL", "SURVEYURL", "SURVEYCHALURL", "inventory_hostname", "hostvars",
 ] as const;
 
+/** A public key line as ssh-keyscan prints it, without the host: `<type> <base64> [comment]`. */
+const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) AAAA[A-Za-z0-9+/]+={0,2}( [^\n]*)?$/;
+
 export const StackConfig = z.strictObject({
   /** Backends (JupyterHub hosts), one per location. */
   locations: z.array(LocationConfig).min(1),
@@ -144,6 +147,12 @@ export const StackConfig = z.strictObject({
   defaultLocations: z.array(name).min(1).optional(),
   /** Admins' SSH public keys, put on every backend, appliance and student server. */
   adminSshKeys: z.array(z.string()).default([]),
+  /**
+   * Host keys to pin, by machine (`<location>-hub`, `<location>-<folder>` for an appliance), for
+   * machines whose key wod did not give (components/hostKeys.ts): an existing host, or a machine
+   * created before wod pinned keys. "unpinned" accepts any key.
+   */
+  hostKeys: z.record(z.string(), z.union([z.literal("unpinned"), z.string().regex(HOST_KEY)])).default({}),
   /** CIDRs allowed to reach SSH on the platform's machines. */
   adminCidrs: z.array(z.string().refine(isCidr, { error: "must be an address with a prefix length, e.g. 203.0.113.0/24, or 203.0.113.7/32 for one address" })).default([]),
   /** Name shown to learners in notebooks (BRANDING). */
@@ -196,6 +205,8 @@ const RULES: Rules = {
   "defaultLocations.*": "a location name from wod:locations",
   adminSshKeys: "a list of SSH public keys",
   "adminSshKeys.*": "an SSH public key line, e.g. ssh-ed25519 AAAA... admin@example.org",
+  hostKeys: "a map of machine name to its SSH host key, e.g. {eu-hub: 'ecdsa-sha2-nistp256 AAAA...'}, or to unpinned",
+  "hostKeys.*": "an SSH host key line without the host name (ssh-keyscan -t ecdsa <address> | cut -d' ' -f2-), or unpinned",
   adminCidrs: "a list of CIDRs, e.g. [203.0.113.0/24]",
   branding: "text, e.g. Workshops-on-Demand (quote it when it looks like a number: '2024')",
   brand: "{wod, logo, url, surveyUrl, challengeSurveyUrl}, each text",

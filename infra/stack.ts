@@ -39,7 +39,8 @@ export { selectPart, type StackPart } from "./desired/part";
 /** What the stack exports; the write-back reads it into the database. */
 export interface StackOutputs {
   /** Per location. */
-  backends: Record<string, { address: pulumi.Output<string>; hubUrl: pulumi.Output<string> }>;
+  /** hostKey: the key connections pin ("" when none: an existing host whose key the config does not give). */
+  backends: Record<string, { address: pulumi.Output<string>; hubUrl: pulumi.Output<string>; hostKey: pulumi.Output<string> }>;
   /** Per cohort: where it is and the per-slot results of its last applied sync. */
   cohorts: Record<string, { location: string; workshop: string; results: pulumi.Output<CohortResults | undefined> }>;
   /** Learners' passwords by registration id (secret), for the credentials e-mail. */
@@ -83,7 +84,10 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     }
     return keyIds.get(fingerprint)!;
   }) : []);
-  const machineArgs = { adminCidrs: config.adminCidrs, adminPublicKeys: config.adminSshKeys, doSshKeyIds: adminKeyIds, sshPrivateKey, hostDir };
+  // Every cloud machine's SSH host key derives from this seed (components/hostKeys.ts): a
+  // replaced seed would no longer match the machines' keys, so nothing ever replaces it.
+  const hostKeySeed = new random.RandomPassword("host-key-seed", { length: 48, special: false }).result;
+  const machineArgs = { adminCidrs: config.adminCidrs, adminPublicKeys: config.adminSshKeys, doSshKeyIds: adminKeyIds, sshPrivateKey, hostDir, hostKeySeed, hostKeys: config.hostKeys };
 
   const backends = new Map<string, JupyterHubBackend>();
   for (const b of desired.backends) {
@@ -159,7 +163,7 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
     }
   }
 
-  for (const [location, b] of backends) outputs.backends[location] = { address: b.address, hubUrl: b.hubUrl };
+  for (const [location, b] of backends) outputs.backends[location] = { address: b.address, hubUrl: b.hubUrl, hostKey: b.hostKey.apply((k) => k ?? "") };
   if (ownsAdminKeys) outputs.doAdminKeyIds = adminKeyIds.map((id) => pulumi.output(id));
   if (config.archive.enabled) {
     outputs.archiveBucket = new ArchiveBucket("archive", { expireDays: config.archive.expireDays, provider: awsProvider(config.archive.region) }).bucketName;

@@ -8,6 +8,7 @@ import { ConfigError, readStackFile } from "../config";
 import { openDatabase } from "../db/connect";
 import { ROOT } from "../load";
 import { sshReader } from "../reconcile/host-facts";
+import { digitalOceanRemover } from "../reconcile/servers";
 import { assertStackExists, pulumiEngine, StackMissing } from "../reconcile/pulumi-engine";
 import { renderReport } from "../reconcile/report";
 import { EXIT, reconcile, type Report } from "../reconcile/run";
@@ -57,6 +58,8 @@ async function once(stack: string, args: Args): Promise<Report> {
       stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly,
       engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }),
       hosts: hostReader(log),
+      // The DigitalOcean provider reads the same variable; without it servers to remove are reported, not removed.
+      servers: process.env.DIGITALOCEAN_TOKEN ? digitalOceanRemover({ token: process.env.DIGITALOCEAN_TOKEN }) : undefined,
     });
   } finally {
     await db.close();

@@ -2,10 +2,13 @@
 // each release recorded on its backend. Read over SSH with bounded concurrency and a timeout;
 // an unreachable machine is reported, never taken as idle.
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export interface HostReader {
-  /** Runs a read-only command on the machine and returns its stdout. */
-  read(address: string, command: string): Promise<string>;
+  /** Runs a read-only command on the machine and returns its stdout; with a host key, on that machine only. */
+  read(address: string, command: string, hostKey?: string): Promise<string>;
 }
 
 export interface HostFacts {
@@ -17,23 +20,34 @@ export interface HostFacts {
   rejected: { what: string; address: string; record: string; reason: string }[];
 }
 
-/** The system ssh client, non-interactive, with a connect timeout. */
-export function sshReader(opts: { user?: string; keyFile?: string; timeoutMs?: number } = {}): HostReader {
+/**
+ * The system ssh client, non-interactive, with a connect timeout. A machine with a known host key
+ * (a backend: components/hostKeys.ts) must present it; one without (a student server) is trusted
+ * on first use, as an admin's ssh would.
+ */
+export function sshReader(opts: { user?: string; keyFile?: string; port?: number; timeoutMs?: number } = {}): HostReader {
   const timeout = opts.timeoutMs ?? 15_000;
   return {
-    read: (address, command) =>
+    read: (address, command, hostKey) =>
       new Promise((resolve, reject) => {
-        const args = ["-o", "BatchMode=yes", "-o", `ConnectTimeout=${Math.ceil(timeout / 1000)}`, "-o", "StrictHostKeyChecking=accept-new",
-          ...(opts.keyFile ? ["-i", opts.keyFile] : []), `${opts.user ?? "root"}@${address}`, command];
-        execFile("ssh", args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-          err ? reject(new Error((stderr || err.message).trim().split("\n").pop())) : resolve(stdout));
+        const pinned = hostKey && mkdtempSync(join(tmpdir(), "wod-known-hosts."));
+        if (pinned) writeFileSync(join(pinned, "known_hosts"), `${opts.port ? `[${address}]:${opts.port}` : address} ${hostKey}\n`);
+        const trust = pinned
+          ? ["-o", `UserKnownHostsFile=${join(pinned, "known_hosts")}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes"]
+          : ["-o", "StrictHostKeyChecking=accept-new"];
+        const args = ["-o", "BatchMode=yes", "-o", `ConnectTimeout=${Math.ceil(timeout / 1000)}`, ...trust,
+          ...(opts.port ? ["-p", String(opts.port)] : []), ...(opts.keyFile ? ["-i", opts.keyFile] : []), `${opts.user ?? "root"}@${address}`, command];
+        execFile("ssh", args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+          if (pinned) rmSync(pinned, { recursive: true, force: true });
+          err ? reject(new Error((stderr || err.message).trim().split("\n").pop())) : resolve(stdout);
+        });
       }),
   };
 }
 
 export async function collectHostFacts(
   reader: HostReader,
-  targets: { servers: { learnerId: string; ipv4: string }[]; backends: { location: string; address: string }[] },
+  targets: { servers: { learnerId: string; ipv4: string }[]; backends: { location: string; address: string; hostKey?: string }[] },
   opts: { concurrency?: number; log?: (m: string) => void } = {},
 ): Promise<HostFacts> {
   const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [], rejected: [] };
@@ -54,7 +68,7 @@ export async function collectHostFacts(
       what: `backend ${b.location}`,
       address: b.address,
       async read() {
-        const text = await reader.read(b.address, "cat /var/lib/wod/released/*.json 2>/dev/null || true");
+        const text = await reader.read(b.address, "cat /var/lib/wod/released/*.json 2>/dev/null || true", b.hostKey);
         for (const line of text.split("\n")) {
           if (!line.trim()) continue;
           const r = parseRelease(line);

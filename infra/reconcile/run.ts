@@ -180,6 +180,6 @@ const COHORT = "wod:index:StudentCohort";
 function hostTargets(outputs: StackOutputValues, applied: Applied) {
   return {
     servers: [...applied.droplets].filter(([, d]) => d.ipv4).map(([learnerId, d]) => ({ learnerId, ipv4: d.ipv4! })),
-    backends: Object.entries(outputs.backends ?? {}).filter(([, b]) => b.address).map(([location, b]) => ({ location, address: b.address })),
+    backends: Object.entries(outputs.backends ?? {}).filter(([, b]) => b.address).map(([location, b]) => ({ location, address: b.address, hostKey: b.hostKey || undefined })),
   };
 }

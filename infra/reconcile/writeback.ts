@@ -13,7 +13,7 @@ import { checkRelease, type HostFacts } from "./host-facts";
 
 export interface StackOutputValues {
   credentials?: Record<string, string>;
-  backends?: Record<string, { address: string; hubUrl: string }>;
+  backends?: Record<string, { address: string; hubUrl: string; hostKey?: string }>;
 }
 
 /** What a write-back learns from the state: per cohort results, per learner droplet. */

@@ -70,6 +70,15 @@ describe("Appliance", () => {
     expect(rules.map((r) => [r.portRange, r.sourceAddresses[0]])).toEqual([["22", ADMIN_CIDR], ["9000-9002", "0.0.0.0/0"], ["10000-10002", "0.0.0.0/0"]]);
   });
 
+  it("has a host key of its own, given at first boot and pinned by every connection to it", async () => {
+    const resources = await run(dockerWorkshop());
+    const keyOf = (droplet: string) => /ecdsa_public: (.*)/.exec(String(plain(byType(resources, T.droplet).find((d) => d.name === droplet)!.inputs.userData)))![1];
+    const pinOf = (command: string) => (plain(byType(resources, T.command).find((c) => c.name === command)!.inputs.connection) as { hostKey?: string }).hostKey;
+    expect(pinOf("eu-WKSHP-Docker-setup")).toBe(keyOf("eu-WKSHP-Docker-droplet"));
+    expect(pinOf("eu-WKSHP-Docker-students")).toBe(keyOf("eu-WKSHP-Docker-droplet"));
+    expect(keyOf("eu-WKSHP-Docker-droplet")).not.toBe(keyOf("eu-droplet"));
+  });
+
   it("ships the workshop to the appliance and runs its setup script there once", async () => {
     const resources = await run(dockerWorkshop());
     const setup = byType(resources, T.command).find((c) => c.name === "eu-WKSHP-Docker-setup")!;

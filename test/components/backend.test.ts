@@ -1,6 +1,7 @@
 import { hashFolder } from "../../components/remote";
+import { parse as parseYaml } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { T, archivePath, byType, installMocks, isSecretValue, plain, settle, valueOf } from "./mocks";
+import { T, type Registered, archivePath, byType, installMocks, isSecretValue, plain, settle, valueOf } from "./mocks";
 import { ADMIN_CIDR, HOST_DIR, config, desired } from "./fixtures";
 
 const mocks = installMocks();
@@ -88,7 +89,7 @@ describe("JupyterHubBackend on AWS", () => {
     expect(instance.inputs).toMatchObject({ ami: "ami-0123456789abcdef0", instanceType: "m6i.2xlarge" });
     // Learners' homes need room: a sized, encrypted root disk, not the AMI's default.
     expect(instance.inputs.rootBlockDevice).toEqual({ volumeSize: 100, volumeType: "gp3", encrypted: true, deleteOnTermination: true });
-    expect(instance.inputs.userData).toContain("AAAAC3NzaC1lZDI1NTE5AAAAIFWlZ6bHx5nAcJm3LC8OmbB/n+eyBCbfac4grMpmCU1z");
+    expect(plain(instance.inputs.userData)).toContain("AAAAC3NzaC1lZDI1NTE5AAAAIFWlZ6bHx5nAcJm3LC8OmbB/n+eyBCbfac4grMpmCU1z");
     expect(instance.provider).toContain("pulumi:providers:aws::aws-us-east-1");
     const [group] = byType(resources, T.securityGroup);
     const ingress = group.inputs.ingress as { fromPort: number; cidrBlocks: string[] }[];
@@ -105,5 +106,55 @@ describe("JupyterHubBackend on an existing machine", () => {
     expect(plain(bootstrap.inputs.connection)).toMatchObject({ host: "10.1.2.3", user: "wod" });
     expect(bootstrap.inputs.create).toMatch(/^sudo -n sh -c 'timeout .*--hub-port 8443.*'$/);
     expect(await valueOf(outputs.backends.lab.hubUrl)).toBe("http://10.1.2.3:8443");
+  });
+});
+
+describe("host keys", () => {
+  const cloudConfigOf = (machine: Registered) => parseYaml(String(plain(machine.inputs.userData))) as { ssh_keys: { ecdsa_private: string; ecdsa_public: string } };
+  const pinOf = (resources: Registered[], name: string) => (plain(byType(resources, T.command).find((c) => c.name === name)!.inputs.connection) as { hostKey?: string }).hostKey;
+
+  it("gives a new droplet its host key through cloud-init, as a secret, and every connection to it pins that key", async () => {
+    const { outputs, resources } = await run();
+    const [droplet] = byType(resources, T.droplet);
+    expect(isSecretValue(droplet.inputs.userData)).toBe(true);
+    const { ssh_keys } = cloudConfigOf(droplet);
+    expect(ssh_keys.ecdsa_private).toMatch(/^-----BEGIN EC PRIVATE KEY-----\n/);
+    expect(ssh_keys.ecdsa_public).toMatch(/^ecdsa-sha2-nistp256 AAAA/);
+    for (const c of byType(resources, T.command).filter((c) => c.name.startsWith("eu-"))) expect(pinOf(resources, c.name)).toBe(ssh_keys.ecdsa_public);
+    // The reconcile's own reads pin it too: the stack exports it (a public key, not a secret).
+    expect(await valueOf(outputs.backends.eu.hostKey)).toBe(ssh_keys.ecdsa_public);
+    // The same stack derives the same key on every run: a preview never sees a new key.
+    const again = await run();
+    expect(cloudConfigOf(byType(again.resources, T.droplet)[0]).ssh_keys.ecdsa_public).toBe(ssh_keys.ecdsa_public);
+  });
+
+  it("gives an EC2 backend its key in the same cloud-config as the admins' keys", async () => {
+    const { resources } = await run(config({ locations: [locations.aws] }));
+    const [instance] = byType(resources, T.instance);
+    const doc = cloudConfigOf(instance) as unknown as { ssh_keys: { ecdsa_public: string }; ssh_authorized_keys: string[] };
+    expect(doc.ssh_authorized_keys).toHaveLength(1);
+    expect(pinOf(resources, "us-bootstrap")).toBe(doc.ssh_keys.ecdsa_public);
+  });
+
+  it("pins the configured key of an existing host, and none when the config gives none", async () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFWlZ6bHx5nAcJm3LC8OmbB/n+eyBCbfac4grMpmCU1z";
+    const unpinned = await run(config({ locations: [locations.existing], studentServers: { enabled: false } }));
+    expect(pinOf(unpinned.resources, "lab-bootstrap")).toBeUndefined();
+    expect(await valueOf(unpinned.outputs.backends.lab.hostKey)).toBe("");
+    const pinned = await run(config({ locations: [locations.existing], studentServers: { enabled: false }, hostKeys: { "lab-hub": key } }));
+    expect(pinOf(pinned.resources, "lab-bootstrap")).toBe(key);
+  });
+
+  it("lets a machine created before keys were pinned keep its own key: pinned from the config, or unpinned", async () => {
+    const older = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOlder";
+    const pinned = await run(config({ hostKeys: { "eu-hub": older } }));
+    expect(pinOf(pinned.resources, "eu-bootstrap")).toBe(older);
+    const unpinned = await run(config({ hostKeys: { "eu-hub": "unpinned" } }));
+    expect(pinOf(unpinned.resources, "eu-bootstrap")).toBeUndefined();
+  });
+
+  it("refuses a host key that is not a public key line, naming the machine", () => {
+    expect(() => config({ hostKeys: { "eu-hub": "eu-hub ecdsa-sha2-nistp256 AAAA" } })).toThrow(/hostKeys\.eu-hub/);
+    expect(() => config({ hostKeys: { "eu-hub": "-----BEGIN OPENSSH PRIVATE KEY-----" } })).toThrow(/hostKeys\.eu-hub/);
   });
 });

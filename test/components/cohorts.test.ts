@@ -86,8 +86,8 @@ describe("StudentCohort", () => {
     expect(stdinOf(resources, "eu-WKSHP-Beta-s0").slots["11"].password).toBe(credentials["201"]);
     const again = await valueOf((await run(twoWorkshops())).outputs.credentials);
     expect(again).toEqual(credentials);
-    // One seed resource for every learner, not one RandomPassword each.
-    expect(byType(resources, T.password).map((p) => p.name).sort()).toEqual(["eu-hub-token", "password-seed"]);
+    // One seed resource for every learner, not one RandomPassword each (the others: the hub's token, the host keys' seed).
+    expect(byType(resources, T.password).map((p) => p.name).sort()).toEqual(["eu-hub-token", "host-key-seed", "password-seed"]);
   });
 
   it("a new registration changes one cohort (its slot table and stdin), nothing else", async () => {

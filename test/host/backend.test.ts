@@ -1,5 +1,9 @@
 // bootstrap-backend.sh on a real Debian host: slot users, host baseline, JupyterHub.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostKeyFor } from "../../components/hostKeys";
+import { sshReader } from "../../infra/reconcile/host-facts";
 import { Browser, bootstrap, hubApi, hubToken, startTestHost, type TestHost } from "./testhost";
 
 let host: TestHost;
@@ -123,5 +127,32 @@ describe("bootstrap-backend.sh", () => {
     );
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("--slot-min must not exceed --slot-max");
+  });
+});
+
+describe("a machine's derived host key", () => {
+  // What cloud-init does with `ssh_keys` (components/hostKeys.ts): the PEM becomes sshd's host key.
+  // A second sshd on the test host serves with that key alone, as a machine wod created does.
+  const seed = "a-stack-host-key-seed-of-48-characters-0123456789";
+  const key = hostKeyFor(seed, "eu-hub");
+  let reader: ReturnType<typeof sshReader>;
+  beforeAll(async () => {
+    await host.sh("umask 077 && cat >/etc/ssh/wod_pinned_key && /usr/sbin/sshd -p 2222 -h /etc/ssh/wod_pinned_key -o PidFile=/run/sshd-pinned.pid", key.privatePem);
+    const env = readFileSync(join(host.dir, "env"), "utf8");
+    reader = sshReader({ keyFile: /^KEY=(.*)$/m.exec(env)![1], port: 2222 });
+  }, 120_000);
+  afterAll(async () => {
+    await host?.ssh("kill $(cat /run/sshd-pinned.pid)");
+  });
+
+  it("is a key OpenSSH serves, and a pinned read reaches the machine holding it", async () => {
+    expect((await host.sh("ssh-keygen -y -f /etc/ssh/wod_pinned_key")).trim()).toBe(key.publicKey);
+    expect((await reader.read(host.addr, "echo reached", key.publicKey)).trim()).toBe("reached");
+  });
+
+  it("a machine presenting any other key is refused before a command runs", async () => {
+    const other = hostKeyFor(seed, "us-hub").publicKey;
+    await expect(reader.read(host.addr, "touch /tmp/ran-on-impostor", other)).rejects.toThrow(/verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i);
+    expect((await host.ssh("test -e /tmp/ran-on-impostor")).code).not.toBe(0);
   });
 });
