@@ -120,11 +120,13 @@ export class Appliance extends pulumi.ComponentResource {
       machineId = created.id;
     }
     if (ap.setup) {
-      // Runs once per machine; new content (a new folder) changes `create` and runs it again.
+      // Runs once per machine; new content (a new folder) changes `create` and runs it again. The
+      // provider diffs every input (no Diff of its own in pulumi-command v1.2.1), so a connection
+      // change alone (a host key newly pinned) is ignored: a workshop's setup may not be re-runnable.
       const setup = new command.remote.Command(
         `${name}-setup`,
         { connection, create: asRoot(args.sshUser, timeLimited(SYNC_SECONDS, `sh -c ${shellQuote(`cd ${shellQuote(remoteDir)} && bash ./${shellQuote(ap.setup)}`)}`)), triggers: [machineId] },
-        { parent: this, dependsOn: ready, deletedWith: machine },
+        { parent: this, dependsOn: ready, deletedWith: machine, ignoreChanges: ["connection"] },
       );
       ready = [setup];
     }
