@@ -25,9 +25,10 @@ token=$(read_secret)
 # --- packages (a ready image skips this) ---
 # jupyterhub brings Node.js (its proxy), which renders workshops (render.js); fail2ban reads
 # the journal through python3-systemd on systemd hosts.
-packages=(jupyterhub fail2ban acl curl)
+packages=(jupyterhub fail2ban acl curl iptables)
 [[ -d /run/systemd/system ]] && packages+=(python3-systemd)
 if ! command -v jupyterhub-singleuser >/dev/null || ! command -v node >/dev/null || ! command -v fail2ban-client >/dev/null \
+  || ! command -v iptables >/dev/null \
   || { [[ -d /run/systemd/system ]] && ! python3 -c 'import systemd.journal' 2>/dev/null; }; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
@@ -150,6 +151,19 @@ fi | write_atomic /etc/fail2ban/jail.d/wod-sshd.conf
 # --- slot users ---
 for ((n = slot_min; n <= slot_max; n++)); do ensure_slot_user "$n" "$offset"; done
 
+# --- learners never reach the cloud's metadata service ---
+# It answers every process on the machine, and the user data it serves holds the machine's SSH
+# host key (components/hostKeys.ts): slot users' packets to it are rejected, from every boot on.
+cat <<EOF | write_atomic "$WOD_ETC/metadata-guard.sh"
+#!/bin/sh
+iptables -w -N WOD-METADATA 2>/dev/null
+set -e
+iptables -w -F WOD-METADATA
+iptables -w -A WOD-METADATA -m owner --uid-owner $((offset + 1))-$((offset + slot_max)) -j REJECT
+iptables -w -C OUTPUT -d 169.254.169.254 -j WOD-METADATA 2>/dev/null || iptables -w -I OUTPUT -d 169.254.169.254 -j WOD-METADATA
+EOF
+sh "$WOD_ETC/metadata-guard.sh" || die "cannot keep learners from the metadata service (iptables)"
+
 # --- services: systemd on real backends, a pid file where there is no systemd ---
 # JupyterHub keeps every token a service was ever given in its database: after a rotation
 # the old one must be deleted there (hub stopped), or it would keep working.
@@ -187,8 +201,21 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 EOF
+  cat <<EOF | write_atomic /etc/systemd/system/wod-metadata-guard.service
+[Unit]
+Description=Keep Workshops-on-Demand learners from the metadata service
+Before=wod-jupyterhub.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh $WOD_ETC/metadata-guard.sh
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+EOF
   systemctl daemon-reload
-  systemctl enable -q wod-jupyterhub fail2ban
+  systemctl enable -q wod-metadata-guard wod-jupyterhub fail2ban
   if ((changed)); then systemctl stop wod-jupyterhub; fi
   if ((token_changed)); then forget_old_tokens; fi
   systemctl start wod-jupyterhub

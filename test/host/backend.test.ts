@@ -130,6 +130,22 @@ describe("bootstrap-backend.sh", () => {
   });
 });
 
+describe("the cloud's metadata service", () => {
+  // A stand-in on the test host at the address DigitalOcean and EC2 serve it from.
+  beforeAll(async () => {
+    await host.sh("ip addr replace 169.254.169.254/32 dev lo && mkdir -p /srv/md && echo user-data >/srv/md/user-data && " +
+      "cd /srv/md && setsid -f python3 -m http.server --bind 169.254.169.254 80 </dev/null >/dev/null 2>&1 && " +
+      "for i in $(seq 100); do curl -fs -o /dev/null http://169.254.169.254/user-data && exit 0; sleep 0.1; done; exit 1");
+  }, 60_000);
+
+  it("answers root, never a learner: its user data holds the machine's host key", async () => {
+    expect(await host.sh("curl -fsS -m 5 http://169.254.169.254/user-data")).toBe("user-data\n");
+    const learner = await host.ssh("runuser -u student2 -- curl -fsS -m 5 http://169.254.169.254/user-data");
+    expect(learner.code).not.toBe(0);
+    expect(learner.stdout).not.toContain("user-data");
+  });
+});
+
 describe("a machine's derived host key", () => {
   // What cloud-init does with `ssh_keys` (components/hostKeys.ts): the PEM becomes sshd's host key.
   // A second sshd on the test host serves with that key alone, as a machine wod created does.

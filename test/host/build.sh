@@ -10,7 +10,7 @@ CACHE=${WOD_TESTHOST_CACHE:-/var/cache/wod-testhost}
 # droplet; python3-systemd is what fail2ban reads the journal with (a droplet's apt-get gets it
 # as a Recommends). Hosts started without --systemd never run systemd: sshd runs under tini.
 PACKAGES=(openssh-server jupyterhub python3-jinja2 fail2ban sudo procps psmisc curl acl
-  iproute2 tini passwd tar gzip ca-certificates systemd systemd-sysv dbus python3-systemd)
+  iptables iproute2 tini passwd tar gzip ca-certificates systemd systemd-sysv dbus python3-systemd)
 
 hash=$(sha256sum "$0" | cut -c1-16)
 tarball="$CACHE/rootfs-bookworm-$hash.tar.zst"
