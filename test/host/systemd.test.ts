@@ -146,7 +146,7 @@ describe("bootstrap-backend.sh on a systemd host", () => {
     expect(await jails()).toEqual(["sshd", "wod-jupyterhub"]);
   }, 120_000);
 
-  it("comes back by itself after a reboot: hub, token and fail2ban", async () => {
+  it("comes back by itself after a reboot: hub, token, fail2ban and the metadata guard", async () => {
     await host.sh("touch /run/wod-before-reboot"); // /run is a tmpfs: gone after a real reboot
     await host.ssh("systemctl reboot", { timeoutMs: 30_000 }); // the connection drops
     await waitFor(
@@ -157,7 +157,9 @@ describe("bootstrap-backend.sh on a systemd host", () => {
     );
     const failed = await host.sh("systemctl --failed --no-legend");
     expect((await host.ssh("systemctl is-system-running")).stdout.trim(), failed).toBe("running");
-    expect((await host.sh("systemctl is-active wod-jupyterhub fail2ban")).trim().split("\n")).toEqual(["active", "active"]);
+    expect((await host.sh("systemctl is-active wod-jupyterhub fail2ban wod-metadata-guard")).trim().split("\n")).toEqual(["active", "active", "active"]);
+    // A reboot empties the firewall: the guard's unit put learners' rule back.
+    expect(await host.sh("iptables -w -S WOD-METADATA")).toMatch(/--uid-owner \d+-\d+ -j REJECT/);
     await waitFor("the hub to answer with the platform's token", () => hubApi(host, token, "/users"), (r) => r.status === 200);
     expect([401, 403]).toContain((await hubApi(host, hubToken(), "/users")).status);
     expect((await new Browser(host.hubUrl).request("/hub/login")).body).toContain('name="password"');

@@ -130,9 +130,10 @@ shift 3
 for cg in "$@"; do echo $$ >"$cg/cgroup.procs"; done
 while [[ ! -e $dir/stopping ]]; do
   # /proc/sys stays read-only (kernel-wide values are this machine's) but net.*: own netns.
+  # CAP_NET_ADMIN, as a droplet's root has, acts on that netns only (the host's firewall rules).
   TERM=dumb SYSTEMD_NSPAWN_API_VFS_WRITABLE=network systemd-nspawn --quiet --boot \
     --directory="$root" --machine="$netns" --hostname=wod-testhost --register=no --keep-unit \
-    --network-namespace-path="/run/netns/$netns" --console=read-only \
+    --network-namespace-path="/run/netns/$netns" --capability=CAP_NET_ADMIN --console=read-only \
     --link-journal=no --resolv-conf=off --timezone=off
   code=$?
   [[ $code == 133 ]] || exit "$code"
