@@ -95,17 +95,6 @@ def activate(appliance, slot, entry, deadline, released):
     return "active", values
 
 
-def fail(appliance, user, error, deadline):
-    try:
-        if not appliance.on_backend:
-            h.lock_account(user, deadline)
-        state = h.read_state(user, h.APPLIANCE_SLOTS)
-        if state:
-            h.write_state(user, {**state, "status": "failed", "error": error}, h.APPLIANCE_SLOTS)
-    except h.SlotError:
-        pass
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--appliance", required=True)
@@ -126,7 +115,7 @@ def main():
     results = h.converge(appliance.name, table, h.APPLIANCE_SLOTS, h.Deadline(args.deadline), args.parallel,
                          activate=lambda slot, entry, deadline, released: activate(appliance, slot, entry, deadline, released),
                          release=lambda slot, state, deadline: release(appliance, slot, state, deadline),
-                         on_failure=lambda user, error, deadline: fail(appliance, user, error, deadline))
+                         lock_on_failure=not appliance.on_backend)
     print(json.dumps({"appliance": appliance.name, **results}, separators=(",", ":"), sort_keys=True))
     counts = results["summary"]
     h.log(f"appliance {appliance.name}: " + (", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"))

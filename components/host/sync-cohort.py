@@ -149,17 +149,6 @@ def password_digest(activation, password):
     return hmac.new(activation.encode(), password.encode(), hashlib.sha256).hexdigest()
 
 
-def fail(user, error, deadline):
-    """A failed activation leaves the account locked and its state marked failed."""
-    try:
-        h.lock_account(user, deadline)
-        state = h.read_state(user)
-        if state:
-            h.write_state(user, {**state, "status": "failed", "error": error})
-    except h.SlotError:
-        pass
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--cohort", required=True)
@@ -178,8 +167,7 @@ def main():
     table = {int(slot): entry for slot, entry in (data.get("slots") or {}).items()}
     results = h.converge(cohort.name, table, h.SLOTS, h.Deadline(args.deadline), args.parallel,
                          activate=lambda slot, entry, deadline, released: activate(cohort, slot, entry, deadline, released),
-                         release=lambda slot, state, deadline: release(cohort, slot, state, deadline),
-                         on_failure=fail)
+                         release=lambda slot, state, deadline: release(cohort, slot, state, deadline))
     print(json.dumps({"cohort": cohort.name, **results}, separators=(",", ":"), sort_keys=True))
     counts = results["summary"]
     h.log(f"cohort {cohort.name}: " + (", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"))

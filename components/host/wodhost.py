@@ -377,12 +377,25 @@ ACTIVATE_SECONDS = 300
 RELEASE_SECONDS = 600
 
 
-def converge(owner, table, states, deadline, parallel, activate, release, on_failure):
+def mark_failed(user, error, deadline, states, lock):
+    """A failed activation leaves its state marked failed, and the account locked when `lock`."""
+    try:
+        if lock:
+            lock_account(user, deadline)
+        state = read_state(user, states)
+        if state:
+            write_state(user, {**state, "status": "failed", "error": error}, states)
+    except SlotError:
+        pass
+
+
+def converge(owner, table, states, deadline, parallel, activate, release, lock_on_failure=True):
     """Brings the slots `owner` (a cohort or an appliance) holds on this host to `table`
     ({slot: entry}): slots that left it are released, the others activated (the callback answers
     "unchanged" when the slot already is). Slots are worked on in parallel, each under its lock
-    and its own time limit; one slot's failure never stops the others. Returns per-slot results,
-    the release records made and counts."""
+    and its own time limit; one slot's failure never stops the others (it is marked failed, its
+    account locked unless `lock_on_failure` is false). Returns per-slot results, the release
+    records made and counts."""
     owned = {}
     for name in os.listdir(states):
         if name.startswith("student") and name.endswith(".json"):
@@ -413,7 +426,7 @@ def converge(owner, table, states, deadline, parallel, activate, release, on_fai
                 except (SlotError, OSError, ValueError, KeyError) as e:
                     if isinstance(e, Busy):
                         raise
-                    on_failure(f"student{slot}", str(e), limit)
+                    mark_failed(f"student{slot}", str(e), limit, states, lock_on_failure)
                     return "failed", released, str(e)
         except (SlotError, OSError, ValueError, KeyError) as e:
             return "busy", released, str(e)
