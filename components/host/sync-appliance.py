@@ -116,10 +116,7 @@ def main():
                          activate=lambda slot, entry, deadline, released: activate(appliance, slot, entry, deadline, released),
                          release=lambda slot, state, deadline: release(appliance, slot, state, deadline),
                          lock_on_failure=not appliance.on_backend)
-    print(json.dumps({"appliance": appliance.name, **results}, separators=(",", ":"), sort_keys=True))
-    counts = results["summary"]
-    h.log(f"appliance {appliance.name}: " + (", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"))
-    sys.exit(3 if counts["notAttempted"] else 0)
+    h.report_and_exit("appliance", appliance.name, results)
 
 
 if __name__ == "__main__":

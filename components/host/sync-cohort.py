@@ -168,10 +168,7 @@ def main():
     results = h.converge(cohort.name, table, h.SLOTS, h.Deadline(args.deadline), args.parallel,
                          activate=lambda slot, entry, deadline, released: activate(cohort, slot, entry, deadline, released),
                          release=lambda slot, state, deadline: release(cohort, slot, state, deadline))
-    print(json.dumps({"cohort": cohort.name, **results}, separators=(",", ":"), sort_keys=True))
-    counts = results["summary"]
-    h.log(f"cohort {cohort.name}: " + (", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"))
-    sys.exit(3 if counts["notAttempted"] else 0)
+    h.report_and_exit("cohort", cohort.name, results)
 
 
 if __name__ == "__main__":

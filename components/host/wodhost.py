@@ -389,6 +389,15 @@ def mark_failed(user, error, deadline, states, lock):
         pass
 
 
+def report_and_exit(kind, name, results):
+    """A sync's ending: its results as one JSON line on stdout, a summary on stderr, and exit
+    status 3 when some slot was not attempted (out of time: the next run takes it up)."""
+    print(json.dumps({kind: name, **results}, separators=(",", ":"), sort_keys=True))
+    counts = results["summary"]
+    log(f"{kind} {name}: " + (", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do"))
+    sys.exit(3 if counts["notAttempted"] else 0)
+
+
 def converge(owner, table, states, deadline, parallel, activate, release, lock_on_failure=True):
     """Brings the slots `owner` (a cohort or an appliance) holds on this host to `table`
     ({slot: entry}): slots that left it are released, the others activated (the callback answers
