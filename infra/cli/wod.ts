@@ -2,6 +2,7 @@
 // Operator commands act on DATABASE_URL, or on the embedded database when it is not set.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { PoolClient } from "pg";
 import { readStackFile } from "../config";
 import { hasErrors } from "../catalog/load";
 import { loadCheckedCatalog } from "../catalog/templates";
@@ -13,6 +14,8 @@ import { migrate, pendingMigrations } from "../db/migrate";
 import { cancel, extend, MAX_EXTEND_HOURS, register, resetRegistration } from "../db/registrations";
 import { seedDemo } from "../db/seed";
 import { CatalogInvalid, DatabaseBehind, ROOT } from "../load";
+import { audited, newAuditContext } from "../audit/record";
+import { takeActor } from "./actor";
 import { parseCommandLine, positiveNumber, recordId, runCommand, stackName, UsageError } from "./exit";
 import { ImportFileError, importRegistrations, renderImport } from "./import";
 
@@ -49,8 +52,8 @@ const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean 
   seed: { options: ["stack"] },
 };
 
-export async function wod(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+export async function wod(args: string[]): Promise<number> {
+  const [command, ...rest] = takeActor(args); // --actor NAME, any command: who the audit trail names
   // Loaded on demand: the reconcile alone pulls in the Pulumi Automation API.
   switch (command) {
     case "plan":
@@ -62,6 +65,11 @@ export async function wod(argv: string[]): Promise<number> {
       return (require("./migrate") as typeof import("./migrate")).migrateCommand(rest);
     case "migrate-state":
       return (require("./migrate-state") as typeof import("./migrate-state")).migrateStateCommand(rest);
+    case "status":
+    case "history":
+    case "drift":
+    case "report":
+      return (require("./views") as typeof import("./views")).viewCommand(command, rest);
     case undefined:
       throw new UsageError("a command is required (see wod --help)");
     case "help":
@@ -122,57 +130,75 @@ export async function wod(argv: string[]): Promise<number> {
       const pending = await pendingMigrations(db.pool);
       if (pending.length) throw new DatabaseBehind(`${db.describe} lacks migrations ${pending.join(", ")}: run \`wod migrate\` (or let the next up apply them) first`);
     }
+    // The change, the events the database records for it and the command's audit entry commit
+    // together; what the command says is printed once they have.
+    const request = { ...o, ...(spec.id ? { id } : {}), ...(spec.file ? { file: positionals[0] } : {}) };
+    const printed: [typeof console.log, string][] = [];
+    const say = (m: string) => printed.push([console.log, m]);
+    const warn = (m: string) => printed.push([console.error, m]);
+    let changes: Record<string, unknown> = {};
+    const outcomes: Record<number, string> = { 0: "done", 1: "nothing-to-act-on", 3: "refused" };
+    const code = await audited(db.pool, newAuditContext(), { command, stack: o.stack, request }, async (pool) => {
+      const exitCode = await operatorCommand(pool);
+      return { result: exitCode, outcome: outcomes[exitCode] ?? "failed", exitCode, changes };
+    });
+    for (const [print, m] of printed) print(m);
+    return code;
+
+    async function operatorCommand(pool: PoolClient): Promise<number> {
     switch (command) {
       case "register": {
-        const r = await register(db.pool, { email: o.email!, workshop: o.workshop!, name: o.name, location: o.location });
-        if (!r.ok) return console.error(`refused (${r.refusal}): ${r.message}`), 3;
-        console.log(`registration ${r.id}: ${r.workshop} slot ${r.slot} (student${r.slot}) on ${r.location}, until ${r.endsAt.toISOString()}`);
+        const r = await register(pool, { email: o.email!, workshop: o.workshop!, name: o.name, location: o.location });
+        if (!r.ok) return warn(`refused (${r.refusal}): ${r.message}`), 3;
+        say(`registration ${r.id}: ${r.workshop} slot ${r.slot} (student${r.slot}) on ${r.location}, until ${r.endsAt.toISOString()}`);
         return 0;
       }
       case "import": {
         let report;
         try {
-          report = await importRegistrations(db.pool, csv);
+          report = await importRegistrations(pool, csv);
         } catch (e) {
           if (e instanceof ImportFileError) throw new UsageError(`import ${positionals[0]}: ${e.message}`);
           throw e;
         }
-        console.log(o.json ? JSON.stringify(report, null, 2) : renderImport(report));
+        changes = { registered: report.registered, alreadyRegistered: report.alreadyRegistered, rejected: report.rejected };
+        say(o.json ? JSON.stringify(report, null, 2) : renderImport(report));
         return report.rejected ? 3 : 0;
       }
       case "cancel":
-        return done(await cancel(db.pool, id), `registration ${id} cancelled`, `no live registration ${id}`);
+        return done(say, warn, await cancel(pool, id), `registration ${id} cancelled`, `no live registration ${id}`);
       case "reset": {
-        const generation = await resetRegistration(db.pool, id);
-        return done(generation !== undefined, `registration ${id}: the next run archives its slot and activates it afresh (generation ${generation})`, `no live registration ${id}`);
+        const generation = await resetRegistration(pool, id);
+        return done(say, warn, generation !== undefined, `registration ${id}: the next run archives its slot and activates it afresh (generation ${generation})`, `no live registration ${id}`);
       }
       case "extend": {
-        const end = await extend(db.pool, id, hours);
-        return done(!!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
+        const end = await extend(pool, id, hours);
+        return done(say, warn, !!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
       }
       case "server-extend": {
-        const until = await extendServer(db.pool, id, days);
-        return done(!!until, `learner ${id}'s server is kept until at least ${until?.toISOString()}`, `learner ${id} has no live student server`);
+        const until = await extendServer(pool, id, days);
+        return done(say, warn, !!until, `learner ${id}'s server is kept until at least ${until?.toISOString()}`, `learner ${id} has no live student server`);
       }
       case "server-revoke":
-        return done(await revokeServer(db.pool, id), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
+        return done(say, warn, await revokeServer(pool, id), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
       case "server-restore":
-        return done(await restoreServer(db.pool, id), `learner ${id} gets a new server on the next run if eligible`, `learner ${id} has no removed server`);
+        return done(say, warn, await restoreServer(pool, id), `learner ${id} gets a new server on the next run if eligible`, `learner ${id} has no removed server`);
       case "seed": {
-        const seed = await seedDemo(db.pool);
-        for (const s of seed.skipped) console.error(`wod: left out ${s}`);
-        return done(seed.seeded, "seeded demo data", "the database is not empty: nothing seeded");
+        const seed = await seedDemo(pool);
+        for (const s of seed.skipped) warn(`wod: left out ${s}`);
+        return done(say, warn, seed.seeded, "seeded demo data", "the database is not empty: nothing seeded");
       }
     }
     throw new UsageError(`unknown command '${command}'`);
+    }
   } finally {
     await db.close();
   }
 }
 
-function done(ok: boolean, yes: string, no: string): number {
-  if (ok) console.log(yes);
-  else console.error(no);
+function done(say: (m: string) => void, warn: (m: string) => void, ok: boolean, yes: string, no: string): number {
+  if (ok) say(yes);
+  else warn(no);
   return ok ? 0 : 1;
 }
 

@@ -1,11 +1,11 @@
 // Admin actions on student servers: extend a learner's server past its idle limit, revoke it,
 // or restore one that was removed.
-import type { Pool } from "pg";
+import type { Db } from "./registrations";
 
 /** The longest server extension one command grants. */
 export const MAX_EXTEND_DAYS = 365;
 
-export async function extendServer(pool: Pool, learnerId: string, days: number): Promise<Date | undefined> {
+export async function extendServer(pool: Db, learnerId: string, days: number): Promise<Date | undefined> {
   if (!Number.isFinite(days) || days <= 0 || days > MAX_EXTEND_DAYS) {
     throw new RangeError(`a server extension is a positive number of days up to ${MAX_EXTEND_DAYS}, got ${days}`);
   }
@@ -17,13 +17,13 @@ export async function extendServer(pool: Pool, learnerId: string, days: number):
   return r.rows[0]?.extended_until;
 }
 
-export async function revokeServer(pool: Pool, learnerId: string): Promise<boolean> {
+export async function revokeServer(pool: Db, learnerId: string): Promise<boolean> {
   const r = await pool.query("update student_servers set revoked_at = now() where learner_id = $1 and removed_at is null and revoked_at is null", [learnerId]);
   return r.rowCount === 1;
 }
 
 /** Forgets a removed or revoked server so an eligible learner gets a new one on the next run. */
-export async function restoreServer(pool: Pool, learnerId: string): Promise<boolean> {
+export async function restoreServer(pool: Db, learnerId: string): Promise<boolean> {
   const r = await pool.query("delete from student_servers where learner_id = $1 and (removed_at is not null or revoked_at is not null)", [learnerId]);
   return r.rowCount === 1;
 }

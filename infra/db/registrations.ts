@@ -1,5 +1,8 @@
 // Operator commands on registrations: register, cancel, extend.
-import type { Pool, PoolClient } from "pg";
+import { Pool, type PoolClient } from "pg";
+
+/** The pool, or a client already in a transaction (a command recorded in the audit runs in one). */
+export type Db = Pool | PoolClient;
 
 export type Refusal = "unknown-workshop" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
 
@@ -23,7 +26,7 @@ export interface RegisterRequest {
 }
 
 /** Books the lowest free slot in the workshop's range on a location that hosts it, or says why not. */
-export async function register(pool: Pool, req: RegisterRequest): Promise<RegisterResult> {
+export async function register(pool: Db, req: RegisterRequest): Promise<RegisterResult> {
   const email = req.email.trim().toLowerCase();
   if (email.length > 254 || !EMAIL.test(email)) return refuse("invalid-email", `'${req.email.slice(0, 80)}' is not an e-mail address`);
   if (req.startsAt && Number.isNaN(req.startsAt.getTime())) return refuse("invalid-start", "the start time is not a date");
@@ -87,7 +90,7 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
  * generation goes up, so the next run archives the slot's current activation and activates it
  * anew (same password). Returns the new generation, or undefined when no live registration has that id.
  */
-export async function resetRegistration(pool: Pool, id: string): Promise<number | undefined> {
+export async function resetRegistration(pool: Db, id: string): Promise<number | undefined> {
   const r = await pool.query(
     "update registrations set generation = generation + 1, updated_at = now() where id = $1 and status in ('pending', 'active') returning generation",
     [id],
@@ -96,7 +99,7 @@ export async function resetRegistration(pool: Pool, id: string): Promise<number 
 }
 
 /** Cancels a live registration; its account is released by the next reconcile. */
-export async function cancel(pool: Pool, id: string): Promise<boolean> {
+export async function cancel(pool: Db, id: string): Promise<boolean> {
   const r = await pool.query(
     "update registrations set status = 'cancelled', updated_at = now() where id = $1 and status in ('pending', 'active')",
     [id],
@@ -105,7 +108,7 @@ export async function cancel(pool: Pool, id: string): Promise<boolean> {
 }
 
 /** Moves a live registration's end by the given hours (an operator's extension; fractions allowed). */
-export async function extend(pool: Pool, id: string, hours: number): Promise<Date | undefined> {
+export async function extend(pool: Db, id: string, hours: number): Promise<Date | undefined> {
   if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_EXTEND_HOURS) {
     throw new RangeError(`an extension is a positive number of hours up to ${MAX_EXTEND_HOURS}, got ${hours}`);
   }
@@ -121,7 +124,19 @@ function refuse(refusal: Refusal, message: string): RegisterResult {
   return { ok: false, refusal, message };
 }
 
-export async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>): Promise<T> {
+/** Runs work in a transaction; given a client already in one, in a savepoint of it (one failure undoes only its own work). */
+export async function inTransaction<T>(pool: Db, work: (c: PoolClient) => Promise<T>): Promise<T> {
+  if (!(pool instanceof Pool)) {
+    await pool.query("savepoint nested");
+    try {
+      const result = await work(pool);
+      await pool.query("release savepoint nested");
+      return result;
+    } catch (e) {
+      await pool.query("rollback to savepoint nested").catch(() => {});
+      throw e;
+    }
+  }
   const c = await pool.connect();
   try {
     await c.query("begin");
