@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface HostReader {
-  /** Runs a read-only command on the machine and returns its stdout; with a host key, on that machine only. */
-  read(address: string, command: string, hostKey?: string): Promise<string>;
+  /** Runs a read-only command on the machine and returns its stdout; with a host key, on that machine only; input goes to its stdin. */
+  read(address: string, command: string, hostKey?: string, input?: string): Promise<string>;
 }
 
 export interface HostFacts {
@@ -28,7 +28,7 @@ export interface HostFacts {
 export function sshReader(opts: { user?: string; keyFile?: string; port?: number; timeoutMs?: number } = {}): HostReader {
   const timeout = opts.timeoutMs ?? 15_000;
   return {
-    read: (address, command, hostKey) =>
+    read: (address, command, hostKey, input) =>
       new Promise((resolve, reject) => {
         const pinned = hostKey && mkdtempSync(join(tmpdir(), "wod-known-hosts."));
         if (pinned) writeFileSync(join(pinned, "known_hosts"), `${opts.port ? `[${address}]:${opts.port}` : address} ${hostKey}\n`);
@@ -37,10 +37,12 @@ export function sshReader(opts: { user?: string; keyFile?: string; port?: number
           : ["-o", "StrictHostKeyChecking=accept-new"];
         const args = ["-o", "BatchMode=yes", "-o", `ConnectTimeout=${Math.ceil(timeout / 1000)}`, ...trust,
           ...(opts.port ? ["-p", String(opts.port)] : []), ...(opts.keyFile ? ["-i", opts.keyFile] : []), `${opts.user ?? "root"}@${address}`, command];
-        execFile("ssh", args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const child = execFile("ssh", args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
           if (pinned) rmSync(pinned, { recursive: true, force: true });
           err ? reject(new Error((stderr || err.message).trim().split("\n").pop())) : resolve(stdout);
         });
+        child.stdin?.on("error", () => {}); // a command that reads no input may close it first
+        child.stdin?.end(input ?? "");
       }),
   };
 }

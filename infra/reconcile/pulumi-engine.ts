@@ -1,7 +1,7 @@
 // StackEngine on the Pulumi Automation API (needs the `pulumi` CLI on PATH and a logged-in
 // state backend). Per-resource steps come from the engine's event stream.
 import { ConcurrentUpdateError, type EngineEvent, LocalWorkspace, type Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
-import { ConcurrentUpdate, type Failure, type Program, type StackEngine, type StateResource, type Step, type StepOp } from "./engine";
+import { type CloudDrift, ConcurrentUpdate, type Failure, type Program, type StackEngine, type StateResource, type Step, type StepOp } from "./engine";
 
 const OPS: Record<string, StepOp> = {
   same: "same", create: "create", update: "update", delete: "delete", replace: "replace",
@@ -70,6 +70,32 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       const stack = await selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
       return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
     },
+    /**
+     * `pulumi refresh --preview-only` (Stack.previewRefresh, automation/stack.js in @pulumi/pulumi
+     * 3.248.0; RefreshOptions.previewOnly on refresh() is deprecated for it): reads each resource
+     * from its cloud and changes nothing, state included. Each resource's step event has op
+     * "refresh"; the engine's RefreshStep.ResultOp (pulumi/pulumi pkg/resource/deploy/step.go) is
+     * a delete when the resource is gone (no new state) and an update when it differs (diffs).
+     */
+    async refreshPreview() {
+      const stack = await selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
+      const drifted = new Map<string, CloudDrift>();
+      let resources = 0;
+      await stack.previewRefresh({
+        color: "never",
+        onEvent: (e: EngineEvent) => {
+          const m = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
+          if (!m || m.type === "pulumi:pulumi:Stack" || m.type.startsWith("pulumi:providers:")) return;
+          if (e.resourcePreEvent) resources++;
+          const gone = (m.op === "refresh" && !m.new) || m.op === "delete";
+          const diffs = [...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {})];
+          if (gone || ((m.op === "refresh" || m.op === "update") && diffs.length)) {
+            drifted.set(m.urn, { urn: m.urn, type: m.type, op: gone ? "delete" : "update", diffs: [...new Set(diffs)] });
+          }
+        },
+      });
+      return { drifted: [...drifted.values()], resources };
+    },
     async preview(program) {
       const stack = await open(program);
       const c = collect();
@@ -84,12 +110,14 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       const stack = await open(program);
       const c = collect();
       let error: string | undefined;
+      let version: number | undefined;
       // `pulumi cancel`: the engine stops the update at its next step and the up below rejects.
       const cancel = () => void stack.cancel().catch((e) => opts.log(`cancelling the update failed: ${(e as Error).message}`));
       signal?.addEventListener("abort", cancel, { once: true });
       try {
         // continueOnError: one failed activation must not stop the other registrations.
-        await stack.up({ onEvent: c.onEvent, target: targets, continueOnError: true, color: "never", onOutput: (m) => opts.log(m.trimEnd()) });
+        const result = await stack.up({ onEvent: c.onEvent, target: targets, continueOnError: true, color: "never", onOutput: (m) => opts.log(m.trimEnd()) });
+        version = result.summary.version; // UpdateSummary.version (automation/stack.d.ts, 3.248.0)
       } catch (e) {
         const mapped = concurrent(e);
         if (mapped instanceof ConcurrentUpdate) throw mapped;
@@ -98,7 +126,9 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
         signal?.removeEventListener("abort", cancel);
       }
       const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
-      return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, state: await state(stack), error };
+      // A failed up still made an update: its number is the newest in the stack's history.
+      version ??= (await stack.history(1).catch(() => []))[0]?.version;
+      return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, state: await state(stack), error, version };
     },
   };
 }
