@@ -16,6 +16,7 @@ import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
 import { parseCommandLine, runCommand, stackName } from "./exit";
 import { type Plan, renderPlan, seatFigures, summarize } from "./render";
+import { newAuditContext, tryRecordEntry } from "../audit/record";
 
 export const PLAN_USAGE = `usage: wod plan [--stack dev] [--workshops DIR] [--json] [--summary] [--now ISO-8601]
   --stack NAME      read Pulumi.NAME.yaml (default: dev)
@@ -56,6 +57,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  const ctx = newAuditContext();
   const db = await openDatabase({ log });
   try {
     log(`database: ${db.describe}${db.embedded ? "" : " (read only)"}`);
@@ -76,6 +78,12 @@ export async function planCommand(argv: string[]): Promise<number> {
     };
     if (args.json) console.log(JSON.stringify(args.summary ? summarize(plan) : plan, null, 2));
     else console.log(renderPlan(plan, { summary: args.summary }));
+    // Recorded even for a SELECT-only role (audit_record is SECURITY DEFINER); never fails the plan.
+    await tryRecordEntry(db.pool, ctx, {
+      command: "plan", stack, outcome: "planned", exitCode: 0,
+      request: { ...(args.workshops ? { workshops: args.workshops } : {}), ...(args.now ? { now: args.now } : {}), ...(args.summary ? { summary: true } : {}) },
+      changes: { counts: plan.counts, nextSync: { migrations: nextSync.migrations.length, catalog: nextSync.catalog.length }, expired: desired.transitions.expiredRegistrations.length },
+    }, log);
     return 0;
   } finally {
     await db.close();
