@@ -181,7 +181,7 @@ export async function readStatus(pool: Pool, opts: { stack: string; config: Stac
     at: now.toISOString(),
     filter: { ...(opts.workshop ? { workshop: opts.workshop } : {}), ...(opts.location ? { location: opts.location } : {}) },
     totals: {
-      backends: backends.length, workshops: sum((b) => b.workshops.length), seats: sum((b) => b.seats), used: sum((b) => b.used), free: sum((b) => b.free),
+      backends: backends.length, workshops: new Set(backends.flatMap((b) => b.workshops.map((w) => w.workshop))).size, seats: sum((b) => b.seats), used: sum((b) => b.used), free: sum((b) => b.free),
       learners: learnerTotals, ending: shown.filter((x) => x.ending).length,
       neverLoggedIn: shown.filter((x) => x.state === "active" && !x.lastLoginAt).length,
       studentServers: studentServers.length, serversWarned: studentServers.filter((s) => s.warnedAt).length,
