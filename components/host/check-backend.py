@@ -25,7 +25,8 @@ import pwd
 import sys
 import time
 
-import wodhost as h
+sys.dont_write_bytecode = True  # not even a __pycache__ beside the scripts
+import wodhost as h  # noqa: E402
 
 
 def shadow():
