@@ -180,12 +180,12 @@ describe("wod report --html in a real browser", () => {
         for (const w of b.workshops) {
           const row = page.locator(`tr.seat[data-workshop="${w.workshop}"][data-location="${b.location}"]`);
           expect([Number(await row.locator(".used").textContent()), Number(await row.locator(".seats").textContent())]).toEqual([w.used, w.seats]);
-          const width = await row.locator(".bar span").evaluate((el) => (el as HTMLElement).style.width);
+          const width = await row.locator(".bar span").evaluate((el) => (el as unknown as { style: { width: string } }).style.width);
           expect(width).toBe(`${w.seats ? Math.min(100, Math.round((w.used / w.seats) * 100)) : 0}%`);
         }
       }
       // Failing learners first: the attention table lists exactly the failed ones, in order.
-      const attention = await page.locator("#attention tr.learner").evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.registration));
+      const attention = await page.locator("#attention tr.learner").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-registration")));
       expect(attention).toEqual(truth.failed);
       // The hostile name is text: no image element, no script ran, the title untouched.
       const name = page.locator(`section.backend tr[data-registration="${truth.hostile}"] .name`);

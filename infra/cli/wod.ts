@@ -33,6 +33,11 @@ export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm r
   server-revoke <learner>                                               remove a student server on the next run
   server-restore <learner>                                              let a removed learner get a new server
   seed                                                                  demo data, into an empty database only
+  status [--stack NAME] [--workshop W] [--location L] [--json]          who is on which seat, seats used and free (read only)
+  history [--registration N | --learner EMAIL | --since T] [--json]     the audit trail, or one learner's story
+  report --html FILE [--stack NAME]                                     one self-contained HTML page of the live view, runs and drift
+  drift --stack NAME [--json]                                           what differs from the stack, cloud and backends (read only)
+  --actor NAME  (any command) whom the audit trail names instead of the OS user ($WOD_ACTOR does the same)
   DATABASE_URL  the platform database, as the last up or reconcile migrated and synced it (commands never
                 migrate it or sync a catalog into it); without it, the embedded demo database in .wod/pgdata,
                 migrated and synced with the catalog of --stack NAME (default dev) by register, import and seed
