@@ -2,6 +2,7 @@
 """Drift check of one backend: what the host syncs would change if they ran now. Writes nothing.
 
 usage: check-backend.py   <expected state JSON
+       check-backend.py activity      (the hub's last sign of each active learner; no stdin)
 
 stdin: {"uidOffset": 2000, "slotPool": {"min": 1, "max": 100},
         "slots": {"<slot>": {"registration": "101", "generation": 1, "status": "active" | "failed" | "release-failed"}},
@@ -171,5 +172,31 @@ def main():
                                                        "hubUsers": len(hub_set), "contents": contents}}, sort_keys=True))
 
 
+def activity():
+    """{"activity": [{"registration", "slot", "lastActivity"}]} for active slots whose hub user shows
+    activity since their activation (the hub user is created afresh at each activation, so its
+    activity is this learner's). The reconcile records it as the registration's last login."""
+    out, offset = [], 0
+    states = {}
+    for name in os.listdir(h.SLOTS) if os.path.isdir(h.SLOTS) else []:
+        if name.startswith("student") and name.endswith(".json"):
+            state = h.read_state(name[:-5])
+            if state and state.get("status") == "active" and state.get("registration"):
+                states[name[:-5]] = state
+    while states:
+        status, body = h.hub_call("GET", f"/users?offset={offset}&limit=200")
+        if status != 200 or not isinstance(body, list):
+            sys.exit(f"check-backend: the hub's API answered {status}")
+        for u in body:
+            state = states.get(u.get("name")) if isinstance(u, dict) else None
+            seen = u.get("last_activity") if state else None
+            if seen and seen[:19] >= (state.get("activatedAt") or "")[:19]:
+                out.append({"registration": str(state["registration"]), "slot": int(state["slot"]), "lastActivity": seen})
+        if len(body) < 200:
+            break
+        offset += len(body)
+    print(json.dumps({"activity": sorted(out, key=lambda a: a["slot"])}, sort_keys=True))
+
+
 if __name__ == "__main__":
-    main()
+    activity() if sys.argv[1:] == ["activity"] else main()

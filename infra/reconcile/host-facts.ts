@@ -18,6 +18,8 @@ export interface HostFacts {
   unreachable: { what: string; address: string; reason: string }[];
   /** Records a machine returned that cannot be written back (one bad record never stops the others). */
   rejected: { what: string; address: string; record: string; reason: string }[];
+  /** The hub's last sign of each active learner, by registration id (`wod status` shows it as last login). */
+  hubLogins?: Record<string, Date>;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function collectHostFacts(
   targets: { servers: { learnerId: string; ipv4: string }[]; backends: { location: string; address: string; hostKey?: string }[] },
   opts: { concurrency?: number; log?: (m: string) => void } = {},
 ): Promise<HostFacts> {
-  const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [], rejected: [] };
+  const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [], rejected: [], hubLogins: {} };
   // One job per machine, with what to call it if it cannot be read.
   const jobs: { what: string; address: string; read(): Promise<void> }[] = [
     ...targets.servers.map((s) => ({
@@ -76,6 +78,24 @@ export async function collectHostFacts(
           const r = parseRelease(line);
           if ("reason" in r) reject(`backend ${b.location}`, b.address, line, r.reason);
           else facts.completions[r.registration] = r.completionRatio;
+        }
+        // Last logins are a nicety: a backend whose scripts predate them (or whose hub does not
+        // answer) still gives its completions.
+        let activity = "";
+        try {
+          activity = (await reader.read(b.address, "python3 /opt/wod/bin/check-backend.py activity 2>/dev/null || true", b.hostKey)).trim();
+        } catch {
+          return;
+        }
+        if (!activity) return;
+        try {
+          for (const a of (JSON.parse(activity.split("\n").pop()!) as { activity: { registration: unknown; lastActivity: unknown }[] }).activity) {
+            const at = typeof a.lastActivity === "string" ? parseLogin(a.lastActivity) : undefined;
+            if (typeof a.registration === "string" && /^[1-9][0-9]{0,17}$/.test(a.registration) && at) facts.hubLogins![a.registration] = at;
+            else reject(`backend ${b.location}`, b.address, JSON.stringify(a), "not a registration id and a login time");
+          }
+        } catch {
+          reject(`backend ${b.location}`, b.address, activity, "the hub's last logins are not JSON");
         }
       },
     })),

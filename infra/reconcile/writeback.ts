@@ -162,6 +162,9 @@ export async function writeBack(
       );
       s.serversWarned += r.rowCount ?? 0;
     }
+    for (const [id, at] of Object.entries(run.facts?.hubLogins ?? {})) {
+      await c.query("update registrations set last_login_at = $2 where id = $1 and (last_login_at is null or last_login_at < $2)", [id, at]);
+    }
     for (const [learnerId, at] of Object.entries(run.facts?.lastSshAt ?? {})) {
       const r = await c.query(
         "update student_servers set last_ssh_at = $2 where learner_id = $1 and (last_ssh_at is null or last_ssh_at < $2)",

@@ -12,7 +12,8 @@ import { hashFolder } from "../../infra/catalog/load";
 import { type BackendTarget, checkBackends, manifest } from "../../infra/drift/check";
 import type { HostReader } from "../../infra/reconcile/host-facts";
 import { type Applied, HostApplier } from "./apply";
-import { fixtures, hubApi, startTestHost, type TestHost } from "./testhost";
+import { collectHostFacts } from "../../infra/reconcile/host-facts";
+import { Browser, fixtures, hubApi, startTestHost, type TestHost } from "./testhost";
 
 let host: TestHost;
 let applier: HostApplier;
@@ -79,6 +80,17 @@ describe("the drift check on a backend", () => {
     expect(r).toEqual({ findings: [], checked: ["lab"], unchecked: [] });
     expect(await footprint()).toBe(before);
   }, 900_000);
+
+  it("the hub's last sign of a learner is read for the live view: none before they log in, their login after", async () => {
+    const facts = () => collectHostFacts(reader(), { servers: [], backends: [{ location: "lab", address: host.addr }] });
+    expect((await facts()).hubLogins).toEqual({});
+    const before = Date.now();
+    const page = await new Browser(host.hubUrl).login("student3", applied.credentials["102"]);
+    expect(page.status).toBe(200);
+    const seen = (await facts()).hubLogins!["102"];
+    expect(seen.getTime()).toBeGreaterThan(before - 60_000); // the test host's clock is this machine's
+    expect(Object.keys((await facts()).hubLogins!)).toEqual(["102"]);
+  }, 600_000);
 
   it("finds each planted drift: an unlocked released account, a leftover hub user, a changed notebook, a released slot's process, an unknown student user", async () => {
     const token = (await host.sh("cat /etc/wod/hub-token")).trim();
