@@ -101,6 +101,30 @@ describe("reconciles in the audit trail", () => {
     for (const s of secrets) expect(trail).not.toContain(s);
   }, 120_000);
 
+  it("the hub's last logins read from the backends become each registration's last login; a record that is not one is ignored with its reason", async () => {
+    const p = await platform();
+    const r = await register(p.pool, { email: "ada@example.org", workshop: "Python", startsAt: T0 });
+    const s = await register(p.pool, { email: "bob@example.org", workshop: "Python", startsAt: T0 });
+    if (!r.ok || !s.ok) throw new Error("refused");
+    await p.run(new Date(T0.getTime() + 60_000), "wod-cron");
+    const login = new Date(T0.getTime() + 5 * 60_000);
+    const hosts = {
+      async read(_address: string, command: string) {
+        if (!command.includes("check-backend.py activity")) return "";
+        return JSON.stringify({ activity: [{ registration: r.id, slot: 1, lastActivity: login.toISOString() }, { registration: "1; drop table x", slot: 2, lastActivity: "soon" }] });
+      },
+    };
+    const report = await reconcile({
+      stack: "test", config, db: { pool: p.pool, describe: "test", close: async () => {} }, engine: p.engine, now: () => new Date(T0.getTime() + 10 * 60_000),
+      sleep: async () => {}, hosts, declare: (d, c) => declareStack(d, c, { sshPrivateKey: "PRIVATE KEY" }) as unknown as Record<string, unknown>,
+    });
+    expect(report.unusable).toEqual([expect.objectContaining({ what: "backend eu", reason: "not a registration id and a login time" })]);
+    const rows = (await p.pool.query("select id::text, last_login_at from registrations order by id")).rows;
+    expect(rows).toEqual([{ id: r.id, last_login_at: login }, { id: s.id, last_login_at: null }]);
+    // Not an event: logins are the live view's, not the story's.
+    expect((await p.pool.query("select count(*)::int as n from audit_events where event not in ('registered', 'activated')")).rows[0].n).toBe(0);
+  }, 120_000);
+
   it("a run that aborts is recorded with its reason; a student server's grant, revocation, snapshot and removal are events of the runs that made them", async () => {
     const p = await platform();
     const learner = (await p.pool.query("insert into learners (email, ssh_public_key, region) values ('lin@example.org', $1, 'fra1') returning id::text", [KEY_A])).rows[0].id;
