@@ -29,7 +29,6 @@ afterAll(async () => {
   await pg?.stop();
 });
 
-const HOUR = 3_600_000;
 const T0 = new Date("2026-11-23T09:00:00Z");
 const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
 

@@ -42,6 +42,8 @@ export interface Lenient {
   password: boolean;
   /** The appliance block could not be read: the workshop may have an appliance address. */
   applianceAddress: boolean;
+  /** The range (or the placement) could not be read: the rules about slots and ports cannot be checked. */
+  range: boolean;
 }
 
 /** The render check of one workshop (its templates' problems as errors), given by loadCheckedCatalog. */
@@ -86,7 +88,8 @@ export function loadCatalog(dir: string, config: StackConfig, checkTemplates?: T
     loaded.push(loadWorkshop(dir, folder, config));
   }
   for (const l of loaded) {
-    if (l.workshop) l.issues.push(...checkWorkshop(l.workshop, config, rel(dir, path.join(l.workshop.dir, "wod.yml"))));
+    // The rules against the config too, as far as a wod.yml in error tells: every error at once.
+    if (l.workshop || !l.lenient?.range) l.issues.push(...checkWorkshop(l.draft, config, rel(dir, path.join(l.draft.dir, "wod.yml"))));
     // A wod.yml error never hides the templates' errors: they are rendered with what it could tell.
     if (checkTemplates) l.issues.push(...checkTemplates(l.draft, l.lenient));
   }
@@ -208,20 +211,22 @@ function draftOf(name: string, folder: string, raw: Record<string, unknown> | un
   const varpass = field(s.varpass, "varpass");
   const ldap = field(s.ldap, "ldap");
   const spec = field(s.appliance, "appliance");
-  const location = field(s.location, "location")?.value;
+  const location = field(s.location, "location");
+  const alternates = field(s.alternateLocation, "alternateLocation");
+  const range = field(s.range, "range");
   const { size: _size, image: _image, ...appliance } = spec?.value ?? { ports: {}, produces: [] };
   const draft: Workshop = {
-    name, title: name, description: "", active: field(s.active, "active")?.value ?? true, capacity: 0, priority: 0,
-    range: field(s.range, "range")?.value ?? { min: 1, max: 1 }, reset: false, ldap: ldap?.value ?? false,
+    name, title: name, description: "", active: field(s.active, "active")?.value ?? true, capacity: field(s.capacity, "capacity")?.value ?? 0, priority: 0,
+    range: range?.value ?? { min: 1, max: 1 }, reset: false, ldap: ldap?.value ?? false,
     monoappliance: field(s.monoappliance, "monoappliance")?.value ?? false, multiappliance: field(s.multiappliance, "multiappliance")?.value ?? false,
     replayId: null, varpass: varpass?.value ?? false, compile: false, workshopImg: "", badgeImg: "", beta: false, category: [],
-    duration: field(s.duration, "duration")?.value ?? 2, presenter: "", role: "", avatar: "", replayLink: "", location,
-    alternateLocation: field(s.alternateLocation, "alternateLocation")?.value ?? [],
+    duration: field(s.duration, "duration")?.value ?? 2, presenter: "", role: "", avatar: "", replayLink: "", location: location?.value,
+    alternateLocation: alternates?.value ?? [],
     folder: path.basename(folder), dir: folder, locations: [], contentHash: "",
     appliance: spec?.value ? { ...appliance, machines: {} } : undefined,
   };
-  draft.locations = placement(location, draft.alternateLocation, config);
-  return { draft, lenient: { password: !varpass || !ldap, applianceAddress: !spec } };
+  draft.locations = placement(location?.value, draft.alternateLocation, config);
+  return { draft, lenient: { password: !varpass || !ldap, applianceAddress: !spec, range: !range || !location || !alternates || !spec } };
 }
 
 /** wod.yml's text, or undefined after reporting why it cannot be read. */
