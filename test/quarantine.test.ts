@@ -129,10 +129,12 @@ describe("a broken workshop is quarantined; the others plan, apply and reconcile
     breakWorkshops(p.dir);
     // Python changes too: the healthy workshop's edit still goes through.
     fs.appendFileSync(path.join(p.dir, "WKSHP-Python", "0-ReadMeFirst.ipynb"), "\n");
+    let nextSync: string[] = [];
     const steps = await p.engine.preview(async () => {
       const { loadInputs } = await import("../infra/load");
       const { desiredState } = await import("../infra/desired/state");
       const inputs = await loadInputs({ config: p.config, db: { pool: p.pool, describe: "test", close: async () => {} }, readOnly: true });
+      nextSync = inputs.nextSync.catalog;
       const d = desiredState({ catalog: [...inputs.catalog.workshops, ...inputs.kept], quarantined: inputs.catalog.quarantined, snapshot: inputs.snapshot, config: p.config, now: at(2) });
       return declareStack(d, p.config, { sshPrivateKey: "PRIVATE KEY" }) as unknown as Record<string, unknown>;
     });
@@ -140,6 +142,12 @@ describe("a broken workshop is quarantined; the others plan, apply and reconcile
     expect(opsOf(steps, "WKSHP-Lab").length).toBe(Object.keys(labBefore).length);
     expect(new Set(opsOf(steps, "WKSHP-Lab"))).toEqual(new Set(["same"]));
     expect(opsOf(steps, "CopyToRemote::eu-WKSHP-Python-copy")).toEqual(["replace"]);
+    // A preview writes nothing and says what the next up will sync: Lab and Old enter quarantine, kept.
+    expect(nextSync).toEqual([
+      expect.stringMatching(/^workshop Python: content /),
+      expect.stringMatching(/^workshop Lab: enters quarantine \(4 errors in WKSHP-Lab, first: .*\); kept as last synced \(content [0-9a-f]{12}\), closed for registration$/),
+      expect.stringMatching(/^workshop Old: enters quarantine \(1 error in WKSHP-Old, first: .*OLD_UNDEFINED.*\); kept as last synced/),
+    ]);
 
     const second = await p.run(at(3));
     expect(second).toMatchObject({ exitCode: 0, outcome: "converged" });
