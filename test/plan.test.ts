@@ -119,7 +119,7 @@ describe("wod plan on the embedded demo database", () => {
     expect(r.stdout).not.toMatch(/─ workshop (Broken|Retired)/);
     expect(r.stdout).toMatch(/^quarantined workshops \(2: 1 active, 1 inactive\): not planned from their folders, closed for registration$/m);
     const section = r.stdout.slice(r.stdout.indexOf("  Broken (active)"), r.stdout.indexOf("  Retired (inactive)"));
-    expect(section).toMatch(/^  Broken \(active\): never synced without errors: no seats; 5 errors:$/m);
+    expect(section).toMatch(/^  Broken \(active\): no good sync of it to keep: no seats; 5 errors:$/m);
     // wod.yml's errors and the templates' errors, all of them, each with its line.
     expect(section).toMatch(/error: .*WKSHP-Broken\/wod\.yml: capacity: got "lots"/);
     expect(section).toMatch(/error: .*WKSHP-Broken\/wod\.yml: range: range 50-70 is outside the slot pool 1-60 of location dev/);
@@ -127,7 +127,7 @@ describe("wod plan on the embedded demo database", () => {
     expect(section).toContain(`WKSHP-Broken/1-Lab.ipynb: line ${lineOf("IP-WKSHP-Elsewhere")}: 'hostvars[inventory_hostname]['IP-WKSHP-Elsewhere']' is undefined: only this workshop's own appliance address`);
     expect(section).toContain("wod:variables: {IP-WKSHP-Elsewhere: 10.0.0.5}");
     expect(section).toMatch(/error: .*WKSHP-Broken\/2-Bad\.ipynb: .*not valid JSON/);
-    expect(r.stdout).toMatch(/^  Retired \(inactive\): never synced without errors: no seats; 1 error \(warnings: it is inactive\):\n    warning: .*WKSHP-Retired\/1-Lab\.ipynb: line \d+: inactive workshop, quarantined: 'RETIRED_MISSING' is undefined/m);
+    expect(r.stdout).toMatch(/^  Retired \(inactive\): no good sync of it to keep: no seats; 1 error \(warnings: it is inactive\):\n    warning: .*WKSHP-Retired\/1-Lab\.ipynb: line \d+: inactive workshop, quarantined: 'RETIRED_MISSING' is undefined/m);
     expect(r.stderr).toMatch(/wod: 2 workshop\(s\) quarantined, not planned from their folders: active Broken; inactive Retired \(exit 1: fix the active ones before merging\)/);
     const j = JSON.parse((await plan(["--workshops", dir, "--json"])).stdout);
     expect(j.quarantined.map((q: { workshop: string; active: boolean; kept: boolean; errors: string[] }) => [q.workshop, q.active, q.kept, q.errors.length])).toEqual([["Broken", true, false, 5], ["Retired", false, false, 1]]);

@@ -92,7 +92,7 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
     const active = p.quarantined.filter((q) => q.active).length;
     out.push(`quarantined workshops (${p.quarantined.length}: ${active} active, ${p.quarantined.length - active} inactive): not planned from their folders, closed for registration`);
     for (const q of p.quarantined) {
-      const held = q.kept ? `kept as last synced (content ${q.contentHash!.slice(0, 12)}, ${n(q.accounts, "live student account")})` : "never synced without errors: no seats";
+      const held = q.kept ? `kept as last synced (content ${q.contentHash!.slice(0, 12)}, ${n(q.accounts, "live student account")})` : "no good sync of it to keep: no seats";
       out.push(`  ${q.workshop} (${q.active ? "active" : "inactive"}): ${held}; ${n(q.errors.length, "error")}${q.active ? "" : " (warnings: it is inactive)"}${opts.summary ? "" : ":"}`);
       if (!opts.summary) for (const e of q.errors) out.push(`    ${e}`);
     }

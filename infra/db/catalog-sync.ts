@@ -168,7 +168,7 @@ export function catalogChanges(
   for (const q of quarantined) {
     if (held.has(q.name)) continue;
     const row = workshops.get(q.name);
-    const kept = row?.inCatalog ? `kept as last synced (content ${row.contentHash.slice(0, 12)})` : "never synced without errors: no seats";
+    const kept = row?.inCatalog ? `kept as last synced (content ${row.contentHash.slice(0, 12)})` : "no good sync of it to keep: no seats";
     out.push(`workshop ${q.name}: enters quarantine (${quarantineReason(q)}); ${kept}, closed for registration`);
   }
   for (const name of held) if (!quarantined.some((q) => q.name === name)) out.push(`workshop ${name}: leaves quarantine`);
