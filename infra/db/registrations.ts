@@ -4,7 +4,7 @@ import { Pool, type PoolClient } from "pg";
 /** The pool, or a client already in a transaction (a command recorded in the audit runs in one). */
 export type Db = Pool | PoolClient;
 
-export type Refusal = "unknown-workshop" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
+export type Refusal = "unknown-workshop" | "quarantined" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
 
 /** An address the database's check (lower case, something@something) accepts and mail can reach. */
 const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
@@ -33,6 +33,11 @@ export async function register(pool: Db, req: RegisterRequest): Promise<Register
   return inTransaction(pool, async (c) => {
     // Row lock: registrations for one workshop are decided one at a time.
     const w = (await c.query("select * from workshops where name = $1 for update", [req.workshop])).rows[0];
+    // A quarantined workshop takes nobody new until its errors are fixed (its live learners keep their seats).
+    const q = (await c.query("select reason, since from quarantined_workshops where name = $1", [req.workshop])).rows[0];
+    if (q) {
+      return refuse("quarantined", `workshop ${req.workshop} is quarantined since ${(q.since as Date).toISOString()}: ${q.reason}; it takes registrations again once the next up or reconcile finds it fixed (see wod plan)`);
+    }
     if (!w || !w.in_catalog) return refuse("unknown-workshop", `no workshop named ${req.workshop} in the catalog`);
     if (!w.active) return refuse("inactive", `workshop ${w.name} is not open for registration`);
     const locations: string[] = req.location ? [req.location] : w.locations;
