@@ -18,7 +18,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 it("every package the CLI and the Pulumi program load at run time is installed by npm ci --omit=dev", async () => {
   const record = path.join(tmp, "packages.txt");
-  const env = { ...process.env, WOD_RECORD_PACKAGES: record, WOD_DATA_DIR: path.join(tmp, "pgdata") };
+  const env: NodeJS.ProcessEnv = { ...process.env, WOD_RECORD_PACKAGES: record, WOD_DATA_DIR: path.join(tmp, "pgdata") };
   delete env.DATABASE_URL;
   const node = (args: string[]) =>
     promisify(execFile)(process.execPath, ["-r", path.join(__dirname, "support/record-packages.js"), ...args], { cwd: ROOT, env, maxBuffer: 64 << 20 });

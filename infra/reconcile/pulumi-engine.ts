@@ -11,11 +11,18 @@ const OPS: Record<string, StepOp> = {
 /** The Pulumi stack does not exist in the logged-in backend (a reconcile never creates one). */
 export class StackMissing extends Error {}
 
+/** No `pulumi` CLI to drive (the Automation API runs it: @pulumi/pulumi automation/cmd.js, `pulumi version` first). */
+export class PulumiUnavailable extends Error {}
+
 /** Selects an existing stack by its fully qualified name (org/project/stack); never creates one. */
 async function selectExisting<T>(stack: string, select: () => Promise<T>): Promise<T> {
   try {
     return await select();
   } catch (e) {
+    // The SDK wraps the spawn failure in a CommandError whose message holds "spawn pulumi ENOENT".
+    if (/spawn \S*pulumi ENOENT/.test((e as Error)?.message ?? "")) {
+      throw new PulumiUnavailable("no `pulumi` is on PATH: install it (https://www.pulumi.com/docs/install/) and log in to the stack's backend");
+    }
     if (!(e instanceof StackNotFoundError)) throw e;
     throw new StackMissing(`Pulumi stack ${stack} does not exist in the logged-in backend: create it with \`pulumi stack init ${stack}\`, or fix WOD_PULUMI_ORG / --pulumi-stack (a reconcile never creates a stack)`);
   }
