@@ -78,7 +78,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     const { snapshot, nextSync } = await loadInputs({ config, db, catalog: checked, log, readOnly: true });
     const desired = desiredState({ catalog: checked.workshops, snapshot, config, now });
     const plan: Plan = {
-      stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, checked.workshops), nextSync, ...desired,
+      stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, checked.workshops, snapshot.registrations, now), nextSync, ...desired,
     };
     if (args.json) console.log(JSON.stringify(args.summary ? summarize(plan) : plan, null, 2));
     else console.log(renderPlan(plan, { summary: args.summary }));
