@@ -56,7 +56,7 @@ describe("wod plan on the embedded demo database", () => {
     expect(p.counts).toMatchObject({ backends: 1, accounts: 14, studentServers: 3, rejected: 2 });
     expect(p.accounts).toHaveLength(p.counts.accounts);
     expect(p.stack).toBe("dev");
-    expect(p.seats).toContainEqual({ workshop: "Python101", location: "dev", used: 7, seats: 20, ending: 1, slots: "1-20" });
+    expect(p.seats).toContainEqual({ workshop: "Python101", location: "dev", used: 7, seats: 20, ending: 1, slots: "1-20", later: 0, peak: 7 });
     expect(p.nextSync).toEqual({ migrations: [], catalog: [] });
     expect(r.stderr).toMatch(/seeded demo data/);
   }, 120_000);
