@@ -107,8 +107,11 @@ export function copyFolder(name: string, args: CopyFolderArgs, parent: pulumi.Re
       create: asRoot(args.sshUser, timeLimited(120, `sh -c ${shellQuote(`mkdir -p ${dir} && chown -R ${shellQuote(args.sshUser)} ${dir}`)}`)),
       delete: args.removeOnDelete ? asRoot(args.sshUser, timeLimited(600, `rm -rf ${dir}`)) : undefined,
       triggers: args.triggers,
+      addPreviousOutputInEnv: false,
     },
-    { parent, dependsOn: after, deletedWith: args.machine },
+    // Replaced in place (same folder: `pulumi up --replace`, a trigger edit), the old `rm -rf` must
+    // run first: created before it, the replacement's folder would be wiped by it.
+    { parent, dependsOn: after, deletedWith: args.machine, deleteBeforeReplace: args.removeOnDelete },
   );
   const copy = new command.remote.CopyToRemote(
     `${name}-copy`,
@@ -116,7 +119,8 @@ export function copyFolder(name: string, args: CopyFolderArgs, parent: pulumi.Re
       connection: args.connection,
       source: new pulumi.asset.FileArchive(`${args.localDir.replace(/\/+$/, "")}/`),
       remotePath: args.remoteDir,
-      triggers: [hashFolder(args.localDir)],
+      // A new folder (the -dirs command replaced: a new id) is filled again.
+      triggers: [hashFolder(args.localDir), mkdir.id],
     },
     { parent, dependsOn: [mkdir], deletedWith: args.machine },
   );
