@@ -57,7 +57,7 @@ async function once(stack: string, args: Args): Promise<Report> {
   try {
     return await reconcile({
       stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly,
-      engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }),
+      engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }), pulumiStack: args.pulumiStack.split("/")[2],
       hosts: hostReader(log),
       // The DigitalOcean provider reads the same variable; without it servers to remove are reported, not removed.
       servers: process.env.DIGITALOCEAN_TOKEN ? digitalOceanRemover({ token: process.env.DIGITALOCEAN_TOKEN }) : undefined,
