@@ -81,7 +81,7 @@ describe("seats over time", () => {
     expect(Object.fromEntries(figures.map((f) => [f.workshop, { used: f.used, later: f.later, peak: f.peak }]))).toEqual({
       Python101: { used: 7, later: 160, peak: 20 }, Docker101: { used: 3, later: 80, peak: 10 }, GitIntro: { used: 4, later: 80, peak: 15 },
     });
-    expect(renderPlan({ stack: "dev", decidedAt: NOW.toISOString(), counts: countDesired(today), seats: figures, nextSync: { migrations: [], catalog: [] }, ...today }))
+    expect(renderPlan({ stack: "dev", decidedAt: NOW.toISOString(), counts: countDesired(today), seats: figures, quarantined: [], nextSync: { migrations: [], catalog: [] }, ...today }))
       .toMatch(/workshop Python101 {2}7\/20 seats used \(1 ending\), 160 bookings later \(at most 20 seats at once\), slots 1-20/);
 
     // During each session: exactly its learners hold the workshop's seats, on distinct slots of its range.

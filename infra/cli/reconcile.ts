@@ -90,7 +90,7 @@ function onPath(command: string): boolean {
 }
 
 function failed(stack: string, message: string): Report {
-  return { stack, exitCode: EXIT.input, outcome: "invalid-input", message: `nothing applied: ${message}`, phases: [], changes: {}, fastPath: false, rejected: [], guard: [], failures: [], unreachable: [] };
+  return { stack, exitCode: EXIT.input, outcome: "invalid-input", message: `nothing applied: ${message}`, phases: [], changes: {}, fastPath: false, rejected: [], quarantined: [], guard: [], failures: [], unreachable: [] };
 }
 
 /** The fully qualified Pulumi stack: --pulumi-stack, else $WOD_PULUMI_STACK, else $WOD_PULUMI_ORG/wod/<stack>. */

@@ -26,11 +26,29 @@ export interface SeatFigure {
   peak: number;
 }
 
+/** A workshop with errors of its own, as the plan lists it. */
+export interface PlanQuarantine {
+  workshop: string;
+  folder: string;
+  /** As its wod.yml says: an active one makes the plan exit 1. */
+  active: boolean;
+  /** Declared as its last good sync left it (its live learners keep their accounts); false: no seats. */
+  kept: boolean;
+  /** The content its learners keep (when kept). */
+  contentHash?: string;
+  /** Live student accounts it keeps in this plan. */
+  accounts: number;
+  /** Every error of its own (warnings for an inactive workshop), as `severity: file: field: reason`. */
+  errors: string[];
+}
+
 export interface Plan extends DesiredState {
   stack: string;
   decidedAt: string;
   counts: ReturnType<typeof countDesired>;
   seats: SeatFigure[];
+  /** Workshops with errors of their own: not planned from their folders, closed for registration. */
+  quarantined: PlanQuarantine[];
   /** What the next up would migrate and sync before deciding (a plan never writes it). */
   nextSync: NextSync;
 }
@@ -66,6 +84,7 @@ export function summarize(p: Plan) {
   const t = p.transitions;
   return {
     stack: p.stack, decidedAt: p.decidedAt, counts: p.counts, seats: p.seats,
+    quarantined: p.quarantined.map(({ errors, ...q }) => ({ ...q, errors: errors.length })),
     studentServers: countBy(p.studentServers.map((s) => s.phase)),
     rejected: countBy(p.rejected.map((r) => r.kind)),
     transitions: { expiredRegistrations: t.expiredRegistrations.length, warnServers: t.warnServers.length, removeServers: t.removeServers.length },
@@ -86,6 +105,16 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
       `${n(c.appliances, "appliance")} · ${n(c.studentServers, "student server")} · ${c.rejected} rejected`,
     "",
   ];
+  if (p.quarantined.length) {
+    const active = p.quarantined.filter((q) => q.active).length;
+    out.push(`quarantined workshops (${p.quarantined.length}: ${active} active, ${p.quarantined.length - active} inactive): not planned from their folders, closed for registration`);
+    for (const q of p.quarantined) {
+      const held = q.kept ? `kept as last synced (content ${q.contentHash!.slice(0, 12)}, ${n(q.accounts, "live student account")})` : "no good sync of it to keep: no seats";
+      out.push(`  ${q.workshop} (${q.active ? "active" : "inactive"}): ${held}; ${n(q.errors.length, "error")}${q.active ? "" : " (warnings: it is inactive)"}${opts.summary ? "" : ":"}`);
+      if (!opts.summary) for (const e of q.errors) out.push(`    ${e}`);
+    }
+    out.push("");
+  }
   for (const b of p.backends) {
     const where = b.provider === "existing" ? `existing ${b.host}` : `${b.provider} ${b.region} ${b.size}`;
     const seats = p.seats.filter((s) => s.location === b.location);
@@ -99,7 +128,7 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
       const seatText = s
         ? `${s.used}/${s.seats} seats used${s.ending ? ` (${s.ending} ending)` : ""}${s.later ? `, ${n(s.later, "booking")} later (at most ${s.peak} seats at once)` : ""}, slots ${s.slots}`
         : "";
-      out.push(`${last ? "└─" : "├─"} workshop ${content.workshop}  ${seatText}  content ${content.contentHash.slice(0, 12)}`);
+      out.push(`${last ? "└─" : "├─"} workshop ${content.workshop}  ${seatText}  content ${content.contentHash.slice(0, 12)}${content.kept ? "  QUARANTINED: kept as last synced" : ""}`);
       if (opts.summary) continue;
       const indent = last ? "   " : "│  ";
       const appliance = p.appliances.find((a) => a.location === b.location && a.workshop === content.workshop);

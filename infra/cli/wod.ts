@@ -2,9 +2,9 @@
 // Operator commands act on DATABASE_URL, or on the embedded database when it is not set.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { hasErrors } from "../catalog/load";
+import { catalogErrors } from "../catalog/load";
+import { quarantineReason } from "../catalog/quarantine";
 import { loadCheckedCatalog } from "../catalog/templates";
-import { formatIssue } from "../catalog/schema";
 import { syncCatalog } from "../db/catalog-sync";
 import { openDatabase } from "../db/connect";
 import { extendServer, MAX_EXTEND_DAYS, restoreServer, revokeServer } from "../db/learners";
@@ -113,11 +113,10 @@ export async function wod(argv: string[]): Promise<number> {
       // The demo database is the commands' own: keep it migrated and on the checkout's catalog.
       await migrate(db.pool);
       const catalog = config ? loadCheckedCatalog(path.resolve(ROOT, config.workshopsDir), config) : undefined;
-      if (catalog && hasErrors(catalog.issues)) {
-        catalog.issues.forEach((i) => console.error(formatIssue(i)));
-        throw new CatalogInvalid(catalog);
-      }
-      if (config && catalog) await syncCatalog(db.pool, config, catalog.workshops);
+      if (catalog && catalogErrors(catalog).length) throw new CatalogInvalid(catalog);
+      // A quarantined workshop is synced as such: closed for registration, the others as usual.
+      for (const q of catalog?.quarantined ?? []) console.error(`wod: quarantined: workshop ${q.name}: ${quarantineReason(q)} (wod plan lists every error)`);
+      if (config && catalog) await syncCatalog(db.pool, config, catalog.workshops, catalog.quarantined);
     } else {
       // The platform's database changes schema and catalog only through an up or a reconcile (or
       // `wod migrate`): a command run from an older or other checkout must never rewrite them.

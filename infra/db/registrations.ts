@@ -2,7 +2,7 @@
 import type { Pool, PoolClient } from "pg";
 import { peakOverlap } from "../desired/seats";
 
-export type Refusal = "unknown-workshop" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
+export type Refusal = "unknown-workshop" | "quarantined" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
 
 /** An address the database's check (lower case, something@something) accepts and mail can reach. */
 const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
@@ -37,6 +37,11 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
   return inTransaction(pool, async (c) => {
     // Row lock: registrations for one workshop are decided one at a time.
     const w = (await c.query("select * from workshops where name = $1 for update", [req.workshop])).rows[0];
+    // A quarantined workshop takes nobody new until its errors are fixed (its live learners keep their seats).
+    const q = (await c.query("select reason, since from quarantined_workshops where name = $1", [req.workshop])).rows[0];
+    if (q) {
+      return refuse("quarantined", `workshop ${req.workshop} is quarantined since ${(q.since as Date).toISOString()}: ${q.reason}; it takes registrations again once the next up or reconcile finds it fixed (see wod plan)`);
+    }
     if (!w || !w.in_catalog) return refuse("unknown-workshop", `no workshop named ${req.workshop} in the catalog`);
     if (!w.active) return refuse("inactive", `workshop ${w.name} is not open for registration`);
     const locations: string[] = req.location ? [req.location] : w.locations;

@@ -1,6 +1,7 @@
 // One reconcile: lock → load → decide → preview → guard → up → remove servers → read machines →
 // write back → report.
 import type { StackConfig } from "../config";
+import { quarantineReason } from "../catalog/quarantine";
 import type { Database } from "../db/connect";
 import { countDesired, desiredState } from "../desired/state";
 import type { DesiredState } from "../desired/types";
@@ -64,6 +65,8 @@ export interface Report {
   strayDroplets?: TaggedDroplet[];
   fastPath: boolean;
   rejected: DesiredState["rejected"];
+  /** Workshops with errors of their own: kept as last synced (or without seats), closed for registration; the rest converged without them. */
+  quarantined: { workshop: string; active: boolean; errors: number; reason: string; kept: boolean }[];
   guard: string[];
   failures: { urn: string; message: string }[];
   writeBack?: WriteBackSummary;
@@ -77,7 +80,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
   const now = (o.now ?? (() => new Date()))();
   const report: Report = {
     stack: o.stack, exitCode: EXIT.ok, outcome: "converged", message: "", phases: [], changes: {}, fastPath: false,
-    rejected: [], guard: [], failures: [], unreachable: [],
+    rejected: [], quarantined: [], guard: [], failures: [], unreachable: [],
   };
   const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     log(`${name}…`);
@@ -102,10 +105,14 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     let desired: DesiredState;
     let emptyDatabase = false;
     try {
-      const { catalog, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
+      const { catalog, kept, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
       emptyDatabase = snapshot.registrations.length === 0 && snapshot.learners.length === 0;
-        desired = await phase("decide", async () =>
-        restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }), o.config.part, registrationLocations(snapshot)));
+      // One broken workshop never stops the run: it is reported, kept as last synced, and the rest converges.
+      report.quarantined = catalog.quarantined.map((q) => ({
+        workshop: q.name, active: q.active, errors: q.errors.length, reason: quarantineReason(q), kept: kept.some((w) => w.name === q.name),
+      }));
+      desired = await phase("decide", async () =>
+        restrictToPart(desiredState({ catalog: [...catalog.workshops, ...kept], quarantined: catalog.quarantined, snapshot, config: o.config, now }), o.config.part, registrationLocations(snapshot)));
     } catch (e) {
       return end("invalid-input", EXIT.input, `nothing applied: ${(e as Error).message}`);
     }
