@@ -101,7 +101,7 @@ export interface CopyFolderArgs {
 }
 
 /** Every input of the copy's two resources: what `keep` ignores. */
-const KEPT_COMMAND = ["connection", "create", "delete", "triggers"];
+const KEPT_COMMAND = ["connection", "create", "delete", "triggers", "addPreviousOutputInEnv"];
 const KEPT_COPY = ["connection", "source", "remotePath", "triggers"];
 
 /**
@@ -120,8 +120,11 @@ export function copyFolder(name: string, args: CopyFolderArgs, parent: pulumi.Re
       create: asRoot(args.sshUser, timeLimited(120, `sh -c ${shellQuote(`mkdir -p ${dir} && chown -R ${shellQuote(args.sshUser)} ${dir}`)}`)),
       delete: args.removeOnDelete ? asRoot(args.sshUser, timeLimited(600, `rm -rf ${dir}`)) : undefined,
       triggers: args.triggers,
+      addPreviousOutputInEnv: false,
     },
-    { parent, dependsOn: after, deletedWith: args.machine, ...(args.keep ? { ignoreChanges: KEPT_COMMAND } : {}) },
+    // Replaced in place (same folder: `pulumi up --replace`, a trigger edit), the old `rm -rf` must
+    // run first: created before it, the replacement's folder would be wiped by it.
+    { parent, dependsOn: after, deletedWith: args.machine, deleteBeforeReplace: args.removeOnDelete, ...(args.keep ? { ignoreChanges: KEPT_COMMAND } : {}) },
   );
   const copy = new command.remote.CopyToRemote(
     `${name}-copy`,
@@ -129,7 +132,8 @@ export function copyFolder(name: string, args: CopyFolderArgs, parent: pulumi.Re
       connection: args.connection,
       source: args.keep ? new pulumi.asset.AssetArchive({}) : new pulumi.asset.FileArchive(`${args.localDir.replace(/\/+$/, "")}/`),
       remotePath: args.remoteDir,
-      triggers: [args.keep ? "kept" : hashFolder(args.localDir)],
+      // A new folder (the -dirs command replaced: a new id) is filled again.
+      triggers: args.keep ? ["kept"] : [hashFolder(args.localDir), mkdir.id],
     },
     { parent, dependsOn: [mkdir], deletedWith: args.machine, ...(args.keep ? { ignoreChanges: KEPT_COPY } : {}) },
   );

@@ -30,6 +30,11 @@ export async function program() {
     const now = process.env.WOD_NOW ? new Date(process.env.WOD_NOW) : new Date();
     const desired = restrictToPart(desiredState({ catalog: [...catalog.workshops, ...kept], quarantined: catalog.quarantined, snapshot, config, now }), config.part, registrationLocations(snapshot));
     for (const r of desired.rejected) pulumi.log.warn(`rejected ${r.kind} ${r.id}: ${r.reason}`);
+    // Under a plain `pulumi up` (the Kubernetes operator, by hand) a server no longer declared is
+    // only forgotten (retainOnDelete): say so, so it never keeps billing unseen.
+    for (const r of desired.transitions.removeServers) {
+      pulumi.log.warn(`student server of learner ${r.learnerId} is no longer declared (${r.reason}): its droplet is kept running until \`wod reconcile\` with DIGITALOCEAN_TOKEN snapshots and removes it`);
+    }
     // A `pulumi preview` or `pulumi up` run by hand is a run against the platform too (the
     // reconcile declares through declare() below and records its own entry). Never fails the run.
     await tryRecordEntry(db.pool, ctx, {

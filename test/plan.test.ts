@@ -56,7 +56,7 @@ describe("wod plan on the embedded demo database", () => {
     expect(p.counts).toMatchObject({ backends: 1, accounts: 14, studentServers: 3, rejected: 2 });
     expect(p.accounts).toHaveLength(p.counts.accounts);
     expect(p.stack).toBe("dev");
-    expect(p.seats).toContainEqual({ workshop: "Python101", location: "dev", used: 7, seats: 20, ending: 1, slots: "1-20" });
+    expect(p.seats).toContainEqual({ workshop: "Python101", location: "dev", used: 7, seats: 20, ending: 1, slots: "1-20", later: 0, peak: 7 });
     expect(p.nextSync).toEqual({ migrations: [], catalog: [] });
     expect(r.stderr).toMatch(/seeded demo data/);
   }, 120_000);
@@ -96,10 +96,10 @@ describe("wod plan on the embedded demo database", () => {
     expect(JSON.parse(r.stdout).counts).toMatchObject({ contents: 1, accounts: 0, studentServers: 3 });
   }, 120_000);
 
-  it("a catalog folder that cannot be read exits 1, says so and writes nothing", async () => {
+  it("a catalog folder that does not exist is bad input: exit 2 (as the README says), and nothing is written", async () => {
     const r = await plan(["--workshops", path.join(os.tmpdir(), "no-such-catalog-here")]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no-such-catalog-here: catalog folder not found/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--workshops \S*no-such-catalog-here: no such folder/);
     expect(fs.existsSync(path.join(r.dataDir, "pg"))).toBe(false);
   }, 120_000);
 

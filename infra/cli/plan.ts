@@ -4,8 +4,9 @@
 // demo database (no DATABASE_URL) is migrated, and seeded with demo data when empty.
 // Exit codes: 0 planned, 1 planned but an active workshop is quarantined (or the catalog cannot be
 // read at all: nothing planned), 2 bad input, config or database.
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, readStackFile } from "../config";
+import { ConfigError } from "../config";
 import { catalogErrors } from "../catalog/load";
 import { loadCheckedCatalog } from "../catalog/templates";
 import { formatIssue } from "../catalog/schema";
@@ -15,7 +16,7 @@ import { migrate } from "../db/migrate";
 import { isEmpty, seedDemo } from "../db/seed";
 import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
-import { parseCommandLine, runCommand, stackName } from "./exit";
+import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "./exit";
 import { type Plan, renderPlan, seatFigures, summarize } from "./render";
 import { newAuditContext, tryRecordEntry } from "../audit/record";
 
@@ -47,11 +48,16 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (Number.isNaN(now.getTime())) throw new ConfigError(`--now: not a date: ${args.now}`);
 
   const stack = stackName(args.stack!);
-  const config = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+  const config = readStack(stack);
   const workshopsDir = args.workshops ? path.resolve(args.workshops) : undefined;
+  // A folder that is not there is a wrong path (bad input), not a catalog with errors.
+  const catalogDir = path.resolve(ROOT, workshopsDir ?? config.workshopsDir);
+  if (!fs.statSync(catalogDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(args.workshops ? `--workshops ${args.workshops}: no such folder` : `wod:workshopsDir of stack ${stack}: no such folder ${catalogDir}`);
+  }
 
   // Check the catalog before touching any database: a catalog that cannot be read writes nothing.
-  const checked = loadCheckedCatalog(path.resolve(ROOT, workshopsDir ?? config.workshopsDir), config);
+  const checked = loadCheckedCatalog(catalogDir, config);
   for (const issue of checked.issues) console.error(formatIssue(issue));
   if (catalogErrors(checked).length) {
     console.error("wod: the catalog cannot be read; nothing was planned or written");
@@ -83,7 +89,7 @@ export async function planCommand(argv: string[]): Promise<number> {
       };
     });
     const plan: Plan = {
-      stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, workshops), quarantined, nextSync, ...desired,
+      stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, workshops, snapshot.registrations, now), quarantined, nextSync, ...desired,
     };
     if (args.json) console.log(JSON.stringify(args.summary ? summarize(plan) : plan, null, 2));
     else console.log(renderPlan(plan, { summary: args.summary }));

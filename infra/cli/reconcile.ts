@@ -4,15 +4,15 @@
 // 5 partial.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, readStackFile } from "../config";
+import { ConfigError } from "../config";
 import { openDatabase } from "../db/connect";
 import { ROOT } from "../load";
 import { sshReader } from "../reconcile/host-facts";
 import { digitalOceanRemover } from "../reconcile/servers";
-import { assertStackExists, pulumiEngine, StackMissing } from "../reconcile/pulumi-engine";
+import { assertStackExists, pulumiEngine, PulumiUnavailable, StackMissing } from "../reconcile/pulumi-engine";
 import { renderReport } from "../reconcile/report";
 import { EXIT, reconcile, type Report } from "../reconcile/run";
-import { parseCommandLine, runCommand, stackName, UsageError } from "./exit";
+import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "./exit";
 import { newAuditContext } from "../audit/record";
 import { reconcileTrigger } from "../audit/reconcile";
 import { recordDrift } from "../drift/record";
@@ -45,7 +45,7 @@ async function once(stack: string, args: Args): Promise<Report> {
   const log = (m: string) => console.error(`wod: ${m}`);
   let config;
   try {
-    config = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+    config = readStack(stack);
   } catch (e) {
     return failed(stack, (e as Error).message);
   }
@@ -55,6 +55,7 @@ async function once(stack: string, args: Args): Promise<Report> {
   } catch (e) {
     // A missing stack is a configuration error to fix, not an engine failure to retry.
     if (e instanceof StackMissing) return failed(stack, e.message);
+    if (e instanceof PulumiUnavailable) return failed(stack, `a reconcile needs the Pulumi CLI, and ${e.message}`);
     throw e;
   }
   let db;
@@ -77,7 +78,7 @@ async function once(stack: string, args: Args): Promise<Report> {
         return report;
       } : undefined,
       stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly,
-      engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }),
+      engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }), pulumiStack: args.pulumiStack.split("/")[2],
       hosts: hostReader(log),
       // The DigitalOcean provider reads the same variable; without it servers to remove are reported, not removed.
       servers: process.env.DIGITALOCEAN_TOKEN ? digitalOceanRemover({ token: process.env.DIGITALOCEAN_TOKEN }) : undefined,

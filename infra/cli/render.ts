@@ -2,6 +2,8 @@
 // seats, its appliance and its accounts), then what was left out and what the next up writes.
 // `--summary` keeps the counts and seat figures only, for platforms with hundreds of accounts.
 import type { Workshop } from "../catalog/schema";
+import type { RegistrationRow } from "../db/snapshot";
+import { peakOverlap } from "../desired/seats";
 import type { countDesired } from "../desired/state";
 import type { DesiredState } from "../desired/types";
 import type { NextSync } from "../load";
@@ -18,6 +20,10 @@ export interface SeatFigure {
   ending: number;
   /** The workshop's slot range. */
   slots: string;
+  /** Bookings here that start after the plan's time (their seats are taken then, not now). */
+  later: number;
+  /** The most seats held at once from the plan's time on, by the live accounts and the later bookings. */
+  peak: number;
 }
 
 /** A workshop with errors of its own, as the plan lists it. */
@@ -47,17 +53,28 @@ export interface Plan extends DesiredState {
   nextSync: NextSync;
 }
 
-/** Seat figures for every workshop content the plan ships, in backend then workshop order. */
-export function seatFigures(d: DesiredState, catalog: Workshop[]): SeatFigure[] {
+/**
+ * Seat figures for every workshop content the plan ships, in backend then workshop order. A seat is
+ * taken for a booking's window (infra/desired/seats.ts): bookings that start later are counted
+ * apart, with the most seats they and the live accounts hold at once.
+ */
+export function seatFigures(d: DesiredState, catalog: Workshop[], registrations: RegistrationRow[] = [], now?: Date): SeatFigure[] {
   const byName = new Map(catalog.map((w) => [w.name, w]));
   return d.contents.map((c) => {
     const w = byName.get(c.workshop);
     const accounts = d.accounts.filter((a) => a.workshop === c.workshop && a.location === c.location);
+    const later = now ? registrations.filter((r) => r.workshop === c.workshop && r.location === c.location && r.startsAt.getTime() > now.getTime()) : [];
+    const windows = [
+      ...accounts.map((a) => ({ start: Date.parse(a.startsAt), end: Date.parse(a.endsAt) })),
+      ...later.map((r) => ({ start: r.startsAt.getTime(), end: r.endsAt.getTime() })),
+    ];
     return {
       workshop: c.workshop, location: c.location, used: accounts.length,
       seats: w ? Math.min(w.capacity, w.range.max - w.range.min + 1) : 0,
       ending: accounts.filter((a) => a.phase === "ending").length,
       slots: w ? `${w.range.min}-${w.range.max}` : "?",
+      later: later.length,
+      peak: peakOverlap(windows, now ? { start: now.getTime(), end: Infinity } : undefined),
     };
   });
 }
@@ -108,7 +125,9 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
     for (const [i, content] of contents.entries()) {
       const last = i === contents.length - 1;
       const s = seats.find((x) => x.workshop === content.workshop);
-      const seatText = s ? `${s.used}/${s.seats} seats used${s.ending ? ` (${s.ending} ending)` : ""}, slots ${s.slots}` : "";
+      const seatText = s
+        ? `${s.used}/${s.seats} seats used${s.ending ? ` (${s.ending} ending)` : ""}${s.later ? `, ${n(s.later, "booking")} later (at most ${s.peak} seats at once)` : ""}, slots ${s.slots}`
+        : "";
       out.push(`${last ? "└─" : "├─"} workshop ${content.workshop}  ${seatText}  content ${content.contentHash.slice(0, 12)}${content.kept ? "  QUARANTINED: kept as last synced" : ""}`);
       if (opts.summary) continue;
       const indent = last ? "   " : "│  ";

@@ -3,7 +3,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PoolClient } from "pg";
-import { readStackFile } from "../config";
 import { catalogErrors } from "../catalog/load";
 import { quarantineReason } from "../catalog/quarantine";
 import { loadCheckedCatalog } from "../catalog/templates";
@@ -11,12 +10,12 @@ import { syncCatalog } from "../db/catalog-sync";
 import { openDatabase } from "../db/connect";
 import { extendServer, MAX_EXTEND_DAYS, restoreServer, revokeServer } from "../db/learners";
 import { migrate, pendingMigrations } from "../db/migrate";
-import { cancel, extend, MAX_EXTEND_HOURS, register, resetRegistration } from "../db/registrations";
+import { cancel, extend, ExtensionRefused, MAX_EXTEND_HOURS, register, resetRegistration } from "../db/registrations";
 import { seedDemo } from "../db/seed";
 import { CatalogInvalid, DatabaseBehind, ROOT } from "../load";
 import { audited, newAuditContext } from "../audit/record";
 import { takeActor } from "./actor";
-import { parseCommandLine, positiveNumber, recordId, runCommand, stackName, UsageError } from "./exit";
+import { parseCommandLine, positiveNumber, readStack, recordId, runCommand, UsageError } from "./exit";
 import { ImportFileError, importRegistrations, renderImport } from "./import";
 
 export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm run wod -- …)
@@ -29,9 +28,9 @@ export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm r
   import FILE.csv [--json]                                              register a cohort: columns email,workshop[,name,location,startsAt]
   cancel <registration>                                                 release a registration on the next run
   extend <registration> --hours H                                       move its end (0 < H <= ${MAX_EXTEND_HOURS}, fractions allowed)
-  server-extend <learner> --days D                                      keep a student server past its idle limit (0 < D <= ${MAX_EXTEND_DAYS})
+  server-extend <learner> --days D [--stack NAME]                       keep a student server past its idle limit (0 < D <= ${MAX_EXTEND_DAYS}), also one not created yet
   server-revoke <learner>                                               remove a student server on the next run
-  server-restore <learner>                                              let a removed learner get a new server
+  server-restore <learner>                                              let a removed learner get a new server (history kept), or cancel a revocation
   seed                                                                  demo data, into an empty database only
   status [--stack NAME] [--workshop W] [--location L] [--json]          who is on which seat, seats used and free (read only)
   history [--registration N | --learner EMAIL | --since T] [--json]     the audit trail, or one learner's story
@@ -42,7 +41,7 @@ export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm r
                 migrate it or sync a catalog into it); without it, the embedded demo database in .wod/pgdata,
                 migrated and synced with the catalog of --stack NAME (default dev) by register, import and seed
 exit codes: 0 done; 1 nothing to act on (no such live registration or server, seed into a non-empty database);
-  2 bad input, config, catalog or database error (nothing done); 3 refused (a registration, or some lines of an import)`;
+  2 bad input, config, catalog or database error (nothing done); 3 refused (a registration, an extension, or some lines of an import)`;
 
 /** The options each operator command takes; anything else is refused rather than ignored. */
 const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean }> = {
@@ -51,7 +50,7 @@ const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean 
   cancel: { options: [], id: "a registration id" },
   reset: { options: [], id: "a registration id" },
   extend: { options: ["hours"], id: "a registration id" },
-  "server-extend": { options: ["days"], id: "a learner id" },
+  "server-extend": { options: ["days", "stack"], id: "a learner id" },
   "server-revoke": { options: [], id: "a learner id" },
   "server-restore": { options: [], id: "a learner id" },
   seed: { options: ["stack"] },
@@ -84,6 +83,9 @@ export async function wod(args: string[]): Promise<number> {
   }
   const spec = OPERATOR[command];
   if (!spec) throw new UsageError(`unknown command '${command}' (see wod --help)`);
+  // `reset -1` is a wrong id, not an unknown option -1.
+  const negative = spec.id && /^-\d/.test(rest[0] ?? "") ? rest[0] : undefined;
+  if (negative) recordId(negative, `${command}: ${spec.id}`);
   const { values: o, positionals } = parseCommandLine({
     args: rest,
     allowPositionals: true,
@@ -116,7 +118,7 @@ export async function wod(args: string[]): Promise<number> {
     }
   }
   const usesCatalog = spec.options.includes("stack");
-  const config = usesCatalog ? readStackFile(path.join(ROOT, `Pulumi.${stackName(o.stack ?? "dev")}.yaml`)) : undefined;
+  const config = usesCatalog ? readStack(o.stack ?? "dev") : undefined;
 
   const db = await openDatabase({ log: (m) => console.error(`wod: ${m}`) });
   try {
@@ -176,17 +178,28 @@ export async function wod(args: string[]): Promise<number> {
         return done(say, warn, generation !== undefined, `registration ${id}: the next run archives its slot and activates it afresh (generation ${generation})`, `no live registration ${id}`);
       }
       case "extend": {
-        const end = await extend(pool, id, hours);
+        let end;
+        try {
+          end = await extend(pool, id, hours);
+        } catch (e) {
+          if (e instanceof ExtensionRefused) return warn(`refused: ${e.message}`), 3;
+          throw e;
+        }
         return done(say, warn, !!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
       }
       case "server-extend": {
-        const until = await extendServer(pool, id, days);
-        return done(say, warn, !!until, `learner ${id}'s server is kept until at least ${until?.toISOString()}`, `learner ${id} has no live student server`);
+        const r = await extendServer(pool, id, days, config!);
+        return done(say, warn, r.ok, r.ok ? `learner ${id}'s server is kept until at least ${r.until.toISOString()}` : "", r.ok ? "" : r.reason);
       }
       case "server-revoke":
         return done(say, warn, await revokeServer(pool, id), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
-      case "server-restore":
-        return done(say, warn, await restoreServer(pool, id), `learner ${id} gets a new server on the next run if eligible`, `learner ${id} has no removed server`);
+      case "server-restore": {
+        const r = await restoreServer(pool, id);
+        const yes = r?.restored === "revoked"
+          ? `the revocation of learner ${id}'s server is cancelled: the server is kept`
+          : `learner ${id} gets a new server on the next run if eligible; the removed one's record${r?.snapshotId ? ` (snapshot ${r.snapshotId})` : ""} is kept in student_server_history`;
+        return done(say, warn, !!r, yes, `learner ${id} has no removed or revoked server`);
+      }
       case "seed": {
         const seed = await seedDemo(pool);
         for (const s of seed.skipped) warn(`wod: left out ${s}`);
