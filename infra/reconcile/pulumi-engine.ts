@@ -133,7 +133,7 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
         const result = await stack.up({
           onEvent: c.onEvent, target: targets, continueOnError: true, color: "never", onOutput: (m) => opts.log(m.trimEnd()), signal, showSecrets: false,
         });
-        version = result.summary.version; // UpdateSummary.version (automation/stack.d.ts, 3.248.0)
+        version = result.summary?.version; // UpdateSummary.version (automation/stack.d.ts, 3.248.0)
       } catch (e) {
         const mapped = concurrent(e);
         if (mapped instanceof ConcurrentUpdate) throw mapped;
