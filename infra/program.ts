@@ -8,12 +8,15 @@ import { EmptyDatabase, loadInputs } from "./load";
 import { registrationLocations, restrictToPart } from "./desired/part";
 import type { DesiredState } from "./desired/types";
 import { declareStack, type StackSecrets } from "./stack";
+import { newAuditContext, tryRecordEntry } from "./audit/record";
+import { countDesired } from "./desired/state";
 
 export async function program() {
   const config = readPulumiConfig();
   const url = process.env.DATABASE_URL;
   // A real run never falls back to an empty embedded database: that would destroy everything.
   if (!url) throw new Error("DATABASE_URL is not set: the program needs the platform database (see README, 'Running for real')");
+  const ctx = newAuditContext();
   const db = await openDatabase({ url });
   try {
     // `pulumi preview` reads only (a pull request's preview may hold a read-only role, and its
@@ -32,6 +35,11 @@ export async function program() {
     for (const r of desired.transitions.removeServers) {
       pulumi.log.warn(`student server of learner ${r.learnerId} is no longer declared (${r.reason}): its droplet is kept running until \`wod reconcile\` with DIGITALOCEAN_TOKEN snapshots and removes it`);
     }
+    // A `pulumi preview` or `pulumi up` run by hand is a run against the platform too (the
+    // reconcile declares through declare() below and records its own entry). Never fails the run.
+    await tryRecordEntry(db.pool, ctx, {
+      command: readOnly ? "pulumi-preview" : "pulumi-up", stack: pulumi.getStack(), outcome: "declared", changes: { counts: countDesired(desired) },
+    }, (m) => pulumi.log.warn(m));
     return declare(desired, config);
   } finally {
     await db.close();

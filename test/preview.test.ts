@@ -89,6 +89,8 @@ describe("the stack program", () => {
     expect(logged).toContain("the next up will sync: workshop B: leaves the catalog (closed for registration)");
     expect(await workshops(pool)).toEqual(before);
     info.mockRestore();
+    // Its only write: its own audit entry, as that role, through audit_record() (migration 006).
+    expect((await pool.query("select command, db_role, outcome from audit_log")).rows).toEqual([{ command: "pulumi-preview", db_role: expect.stringMatching(/^ro_/), outcome: "declared" }]);
   });
 
   it("with a writable role, a preview of a branch's catalog still leaves the database's workshops as they are", async () => {

@@ -2,8 +2,7 @@
 // with or without a header line). Each line is registered on its own: one bad line is reported
 // with its line number and reason and never blocks the others; a line whose participant already
 // holds a live seat of that workshop is "already registered", so running an import twice is safe.
-import type { Pool } from "pg";
-import { register } from "../db/registrations";
+import { type Db, register } from "../db/registrations";
 import { describeError } from "./exit";
 
 export const COLUMNS = ["email", "workshop", "name", "location", "startsAt"] as const;
@@ -87,7 +86,7 @@ export function readCsv(text: string): { line: number; row?: Partial<Record<Colu
   });
 }
 
-export async function importRegistrations(pool: Pool, text: string): Promise<ImportReport> {
+export async function importRegistrations(pool: Db, text: string): Promise<ImportReport> {
   const report: ImportReport = { lines: [], registered: 0, alreadyRegistered: 0, rejected: 0 };
   const add = (l: ImportLine) => {
     report.lines.push(l);

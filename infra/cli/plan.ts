@@ -18,6 +18,7 @@ import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
 import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "./exit";
 import { type Plan, renderPlan, seatFigures, summarize } from "./render";
+import { newAuditContext, tryRecordEntry } from "../audit/record";
 
 export const PLAN_USAGE = `usage: wod plan [--stack dev] [--workshops DIR] [--json] [--summary] [--now ISO-8601]
   --stack NAME      read Pulumi.NAME.yaml (default: dev)
@@ -63,6 +64,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  const ctx = newAuditContext();
   const db = await openDatabase({ log });
   try {
     log(`database: ${db.describe}${db.embedded ? "" : " (read only)"}`);
@@ -100,7 +102,17 @@ export async function planCommand(argv: string[]): Promise<number> {
           `inactive ${names(checked.quarantined.filter((q) => !q.active))}${active.length ? " (exit 1: fix the active ones before merging)" : ""}`,
       );
     }
-    return active.length ? 1 : 0;
+    const exitCode = active.length ? 1 : 0;
+    // Recorded even for a SELECT-only role (audit_record is SECURITY DEFINER); never fails the plan.
+    await tryRecordEntry(db.pool, ctx, {
+      command: "plan", stack, outcome: exitCode ? "quarantined" : "planned", exitCode,
+      request: { ...(args.workshops ? { workshops: args.workshops } : {}), ...(args.now ? { now: args.now } : {}), ...(args.summary ? { summary: true } : {}) },
+      changes: {
+        counts: plan.counts, nextSync: { migrations: nextSync.migrations.length, catalog: nextSync.catalog.length }, expired: desired.transitions.expiredRegistrations.length,
+        ...(checked.quarantined.length ? { quarantined: checked.quarantined.map((q) => q.name) } : {}),
+      },
+    }, log);
+    return exitCode;
   } finally {
     await db.close();
   }

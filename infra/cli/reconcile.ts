@@ -13,13 +13,19 @@ import { assertStackExists, pulumiEngine, PulumiUnavailable, StackMissing } from
 import { renderReport } from "../reconcile/report";
 import { EXIT, reconcile, type Report } from "../reconcile/run";
 import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "./exit";
+import { newAuditContext } from "../audit/record";
+import { reconcileTrigger } from "../audit/reconcile";
+import { recordDrift } from "../drift/record";
+import { runDrift } from "./drift";
 
-export const RECONCILE_USAGE = `usage: wod reconcile --stack NAME [--pulumi-stack ORG/wod/NAME] [--json] [--allow-mass-delete] [--no-fast-path] [--write-back-only] [--every 5m]
+export const RECONCILE_USAGE = `usage: wod reconcile --stack NAME [--pulumi-stack ORG/wod/NAME] [--json] [--allow-mass-delete] [--no-fast-path] [--write-back-only] [--every 5m] [--drift | --drift-every 24h]
   --stack NAME             the stack file Pulumi.NAME.yaml
   --pulumi-stack ORG/PROJECT/NAME   the Pulumi stack to update, fully qualified (default: $WOD_PULUMI_ORG/wod/NAME);
                            it must exist (pulumi stack init): a reconcile never creates one
   DATABASE_URL (required)  the platform database
   WOD_PULUMI_ORG           the Pulumi organization owning the stacks ('organization' on an s3:// or file:// backend)
+  --drift                  after the write-back, check what still differs from the stack (read only; see wod drift --help)
+  --drift-every PERIOD     with --every: the drift check in at most one run per PERIOD (e.g. 24h), the first run included
   WOD_SSH_KEY_FILE         private key to read last logins and completions on the machines (needs the ssh client)
 exit codes: 0 converged, 1 engine failure, 2 bad input, 3 guard abort, 4 another run holds the lock, 5 partial`;
 
@@ -29,6 +35,10 @@ interface Args {
   fastPath: boolean;
   writeBackOnly: boolean;
   pulumiStack: string;
+  /** Runs on a schedule (--every). */
+  every: boolean;
+  /** Check drift after this run's write-back. */
+  drift?: boolean;
 }
 
 async function once(stack: string, args: Args): Promise<Report> {
@@ -54,8 +64,19 @@ async function once(stack: string, args: Args): Promise<Report> {
   } catch (e) {
     return failed(stack, (e as Error).message);
   }
+  const { trigger, commit } = reconcileTrigger({ every: args.every });
+  const audit = {
+    ...newAuditContext(), trigger,
+    request: { pulumiStack: args.pulumiStack, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly, ...(commit ? { commit } : {}) },
+  };
   try {
     return await reconcile({
+      audit,
+      drift: args.drift ? async () => {
+        const report = await runDrift(stack, config, args.pulumiStack, log);
+        await recordDrift(db.pool, newAuditContext(), report, log, { pulumiStack: args.pulumiStack, during: "reconcile" });
+        return report;
+      } : undefined,
       stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly,
       engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }), pulumiStack: args.pulumiStack.split("/")[2],
       hosts: hostReader(log),
@@ -112,6 +133,7 @@ export async function reconcileCommand(argv: string[]): Promise<number> {
       stack: { type: "string" }, "pulumi-stack": { type: "string" }, json: { type: "boolean", default: false },
       "allow-mass-delete": { type: "boolean", default: false }, "no-fast-path": { type: "boolean", default: false },
       "write-back-only": { type: "boolean", default: false }, every: { type: "string" }, help: { type: "boolean", short: "h" },
+      drift: { type: "boolean", default: false }, "drift-every": { type: "string" },
     },
   }, RECONCILE_USAGE);
   if (a.help) return console.log(RECONCILE_USAGE), 0;
@@ -119,26 +141,38 @@ export async function reconcileCommand(argv: string[]): Promise<number> {
   const stack = stackName(a.stack);
   const args: Args = {
     json: a.json!, allowMassDelete: a["allow-mass-delete"]!, fastPath: !a["no-fast-path"], writeBackOnly: a["write-back-only"]!,
-    pulumiStack: pulumiStackName(stack, a["pulumi-stack"]),
+    pulumiStack: pulumiStackName(stack, a["pulumi-stack"]), every: !!a.every,
   };
   const print = (r: Report) => (a.json ? console.log(JSON.stringify(r)) : console.log(renderReport(r)));
+  if (a.drift && a["drift-every"]) throw new UsageError("--drift and --drift-every cannot be combined (see wod reconcile --help)");
+  if (a["drift-every"] && !a.every) throw new UsageError("--drift-every needs --every (a single run takes --drift)");
+  const driftPeriod = a["drift-every"] ? period(a["drift-every"], "--drift-every") : undefined;
   if (!a.every) {
-    const r = await once(stack, args);
+    const r = await once(stack, { ...args, drift: a.drift });
     print(r);
     return r.exitCode;
   }
-  const m = /^(\d+)(s|m|h)$/.exec(a.every);
-  if (!m || Number(m[1]) === 0) throw new ConfigError(`--every: expected a period such as 90s, 5m or 1h, got ${a.every}`);
-  const period = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
+  const every = period(a.every, "--every");
   let stop = false;
+  let lastDrift: number | undefined;
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => (stop = true));
   while (!stop) {
     const started = Date.now();
-    print(await once(stack, args));
+    const drift = driftPeriod !== undefined && (lastDrift === undefined || started - lastDrift >= driftPeriod);
+    const r = await once(stack, { ...args, drift });
+    if (r.drift) lastDrift = started;
+    print(r);
     // the next run starts one period after this one started, never overlapping it
-    while (!stop && Date.now() - started < period) await new Promise((r) => setTimeout(r, 1000));
+    while (!stop && Date.now() - started < every) await new Promise((r) => setTimeout(r, 1000));
   }
   return EXIT.ok;
+}
+
+/** `90s`, `5m`, `1h`, `24h` in milliseconds. */
+function period(text: string, option: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(text);
+  if (!m || Number(m[1]) === 0) throw new ConfigError(`${option}: expected a period such as 90s, 5m or 1h, got ${text}`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
 }
 
 if (require.main === module) runCommand(() => reconcileCommand(process.argv.slice(2)));

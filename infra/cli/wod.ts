@@ -2,6 +2,7 @@
 // Operator commands act on DATABASE_URL, or on the embedded database when it is not set.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { PoolClient } from "pg";
 import { catalogErrors } from "../catalog/load";
 import { quarantineReason } from "../catalog/quarantine";
 import { loadCheckedCatalog } from "../catalog/templates";
@@ -12,6 +13,8 @@ import { migrate, pendingMigrations } from "../db/migrate";
 import { cancel, extend, ExtensionRefused, MAX_EXTEND_HOURS, register, resetRegistration } from "../db/registrations";
 import { seedDemo } from "../db/seed";
 import { CatalogInvalid, DatabaseBehind, ROOT } from "../load";
+import { audited, newAuditContext } from "../audit/record";
+import { takeActor } from "./actor";
 import { parseCommandLine, positiveNumber, readStack, recordId, runCommand, UsageError } from "./exit";
 import { ImportFileError, importRegistrations, renderImport } from "./import";
 
@@ -29,6 +32,11 @@ export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm r
   server-revoke <learner>                                               remove a student server on the next run
   server-restore <learner>                                              let a removed learner get a new server (history kept), or cancel a revocation
   seed                                                                  demo data, into an empty database only
+  status [--stack NAME] [--workshop W] [--location L] [--json]          who is on which seat, seats used and free (read only)
+  history [--registration N | --learner EMAIL | --since T] [--json]     the audit trail, or one learner's story
+  report --html FILE [--stack NAME]                                     one self-contained HTML page of the live view, runs and drift
+  drift --stack NAME [--json]                                           what differs from the stack, cloud and backends (read only)
+  --actor NAME  (any command) whom the audit trail names instead of the OS user ($WOD_ACTOR does the same)
   DATABASE_URL  the platform database, as the last up or reconcile migrated and synced it (commands never
                 migrate it or sync a catalog into it); without it, the embedded demo database in .wod/pgdata,
                 migrated and synced with the catalog of --stack NAME (default dev) by register, import and seed
@@ -48,8 +56,8 @@ const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean 
   seed: { options: ["stack"] },
 };
 
-export async function wod(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+export async function wod(args: string[]): Promise<number> {
+  const [command, ...rest] = takeActor(args); // --actor NAME, any command: who the audit trail names
   // Loaded on demand: the reconcile alone pulls in the Pulumi Automation API.
   switch (command) {
     case "plan":
@@ -61,6 +69,11 @@ export async function wod(argv: string[]): Promise<number> {
       return (require("./migrate") as typeof import("./migrate")).migrateCommand(rest);
     case "migrate-state":
       return (require("./migrate-state") as typeof import("./migrate-state")).migrateStateCommand(rest);
+    case "status":
+    case "history":
+    case "drift":
+    case "report":
+      return (require("./views") as typeof import("./views")).viewCommand(command, rest);
     case undefined:
       throw new UsageError("a command is required (see wod --help)");
     case "help":
@@ -123,68 +136,86 @@ export async function wod(argv: string[]): Promise<number> {
       const pending = await pendingMigrations(db.pool);
       if (pending.length) throw new DatabaseBehind(`${db.describe} lacks migrations ${pending.join(", ")}: run \`wod migrate\` (or let the next up apply them) first`);
     }
+    // The change, the events the database records for it and the command's audit entry commit
+    // together; what the command says is printed once they have.
+    const request = { ...o, ...(spec.id ? { id } : {}), ...(spec.file ? { file: positionals[0] } : {}) };
+    const printed: [typeof console.log, string][] = [];
+    const say = (m: string) => printed.push([console.log, m]);
+    const warn = (m: string) => printed.push([console.error, m]);
+    let changes: Record<string, unknown> = {};
+    const outcomes: Record<number, string> = { 0: "done", 1: "nothing-to-act-on", 3: "refused" };
+    const code = await audited(db.pool, newAuditContext(), { command, stack: o.stack, request }, async (pool) => {
+      const exitCode = await operatorCommand(pool);
+      return { result: exitCode, outcome: outcomes[exitCode] ?? "failed", exitCode, changes };
+    });
+    for (const [print, m] of printed) print(m);
+    return code;
+
+    async function operatorCommand(pool: PoolClient): Promise<number> {
     switch (command) {
       case "register": {
-        const r = await register(db.pool, { email: o.email!, workshop: o.workshop!, name: o.name, location: o.location });
-        if (!r.ok) return console.error(`refused (${r.refusal}): ${r.message}`), 3;
-        console.log(`registration ${r.id}: ${r.workshop} slot ${r.slot} (student${r.slot}) on ${r.location}, until ${r.endsAt.toISOString()}`);
+        const r = await register(pool, { email: o.email!, workshop: o.workshop!, name: o.name, location: o.location });
+        if (!r.ok) return warn(`refused (${r.refusal}): ${r.message}`), 3;
+        say(`registration ${r.id}: ${r.workshop} slot ${r.slot} (student${r.slot}) on ${r.location}, until ${r.endsAt.toISOString()}`);
         return 0;
       }
       case "import": {
         let report;
         try {
-          report = await importRegistrations(db.pool, csv);
+          report = await importRegistrations(pool, csv);
         } catch (e) {
           if (e instanceof ImportFileError) throw new UsageError(`import ${positionals[0]}: ${e.message}`);
           throw e;
         }
-        console.log(o.json ? JSON.stringify(report, null, 2) : renderImport(report));
+        changes = { registered: report.registered, alreadyRegistered: report.alreadyRegistered, rejected: report.rejected };
+        say(o.json ? JSON.stringify(report, null, 2) : renderImport(report));
         return report.rejected ? 3 : 0;
       }
       case "cancel":
-        return done(await cancel(db.pool, id), `registration ${id} cancelled`, `no live registration ${id}`);
+        return done(say, warn, await cancel(pool, id), `registration ${id} cancelled`, `no live registration ${id}`);
       case "reset": {
-        const generation = await resetRegistration(db.pool, id);
-        return done(generation !== undefined, `registration ${id}: the next run archives its slot and activates it afresh (generation ${generation})`, `no live registration ${id}`);
+        const generation = await resetRegistration(pool, id);
+        return done(say, warn, generation !== undefined, `registration ${id}: the next run archives its slot and activates it afresh (generation ${generation})`, `no live registration ${id}`);
       }
       case "extend": {
         let end;
         try {
-          end = await extend(db.pool, id, hours);
+          end = await extend(pool, id, hours);
         } catch (e) {
-          if (e instanceof ExtensionRefused) return console.error(`refused: ${e.message}`), 3;
+          if (e instanceof ExtensionRefused) return warn(`refused: ${e.message}`), 3;
           throw e;
         }
-        return done(!!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
+        return done(say, warn, !!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
       }
       case "server-extend": {
-        const r = await extendServer(db.pool, id, days, config!);
-        return done(r.ok, r.ok ? `learner ${id}'s server is kept until at least ${r.until.toISOString()}` : "", r.ok ? "" : r.reason);
+        const r = await extendServer(pool, id, days, config!);
+        return done(say, warn, r.ok, r.ok ? `learner ${id}'s server is kept until at least ${r.until.toISOString()}` : "", r.ok ? "" : r.reason);
       }
       case "server-revoke":
-        return done(await revokeServer(db.pool, id), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
+        return done(say, warn, await revokeServer(pool, id), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
       case "server-restore": {
-        const r = await restoreServer(db.pool, id);
+        const r = await restoreServer(pool, id);
         const yes = r?.restored === "revoked"
           ? `the revocation of learner ${id}'s server is cancelled: the server is kept`
           : `learner ${id} gets a new server on the next run if eligible; the removed one's record${r?.snapshotId ? ` (snapshot ${r.snapshotId})` : ""} is kept in student_server_history`;
-        return done(!!r, yes, `learner ${id} has no removed or revoked server`);
+        return done(say, warn, !!r, yes, `learner ${id} has no removed or revoked server`);
       }
       case "seed": {
-        const seed = await seedDemo(db.pool);
-        for (const s of seed.skipped) console.error(`wod: left out ${s}`);
-        return done(seed.seeded, "seeded demo data", "the database is not empty: nothing seeded");
+        const seed = await seedDemo(pool);
+        for (const s of seed.skipped) warn(`wod: left out ${s}`);
+        return done(say, warn, seed.seeded, "seeded demo data", "the database is not empty: nothing seeded");
       }
     }
     throw new UsageError(`unknown command '${command}'`);
+    }
   } finally {
     await db.close();
   }
 }
 
-function done(ok: boolean, yes: string, no: string): number {
-  if (ok) console.log(yes);
-  else console.error(no);
+function done(say: (m: string) => void, warn: (m: string) => void, ok: boolean, yes: string, no: string): number {
+  if (ok) say(yes);
+  else warn(no);
   return ok ? 0 : 1;
 }
 

@@ -1,9 +1,8 @@
 // Admin actions on student servers: extend a learner's server past its idle limit, revoke it,
 // or restore one that was removed.
-import type { Pool } from "pg";
 import type { StackConfig } from "../config";
 import { desiredState } from "../desired/state";
-import { inTransaction } from "./registrations";
+import { type Db, inTransaction } from "./registrations";
 import { readSnapshot } from "./snapshot";
 
 /** The longest server extension one command grants. */
@@ -17,7 +16,7 @@ export type ServerExtension = { ok: true; until: Date } | { ok: false; reason: s
  * the write-back fills in the droplet, so the plan and the command agree on which servers exist.
  * A learner the decision gives no server is refused with the reason.
  */
-export async function extendServer(pool: Pool, learnerId: string, days: number, config: StackConfig, now = new Date()): Promise<ServerExtension> {
+export async function extendServer(pool: Db, learnerId: string, days: number, config: StackConfig, now = new Date()): Promise<ServerExtension> {
   if (!Number.isFinite(days) || days <= 0 || days > MAX_EXTEND_DAYS) {
     throw new RangeError(`a server extension is a positive number of days up to ${MAX_EXTEND_DAYS}, got ${days}`);
   }
@@ -52,7 +51,7 @@ export async function extendServer(pool: Pool, learnerId: string, days: number, 
   return created ? { ok: true, until: created } : none("it was removed meanwhile");
 }
 
-export async function revokeServer(pool: Pool, learnerId: string): Promise<boolean> {
+export async function revokeServer(pool: Db, learnerId: string): Promise<boolean> {
   const r = await pool.query("update student_servers set revoked_at = now() where learner_id = $1 and removed_at is null and revoked_at is null", [learnerId]);
   return r.rowCount === 1;
 }
@@ -62,7 +61,7 @@ export async function revokeServer(pool: Pool, learnerId: string): Promise<boole
  * id stays findable) and the learner, if still eligible, gets a new server on the next run; a
  * revocation not carried out yet is cancelled, so the server is kept.
  */
-export async function restoreServer(pool: Pool, learnerId: string): Promise<{ restored: "removed"; snapshotId: string | null } | { restored: "revoked" } | undefined> {
+export async function restoreServer(pool: Db, learnerId: string): Promise<{ restored: "removed"; snapshotId: string | null } | { restored: "revoked" } | undefined> {
   return inTransaction(pool, async (c) => {
     const row = (await c.query("select removed_at, revoked_at, snapshot_id from student_servers where learner_id = $1 for update", [learnerId])).rows[0];
     if (row?.removed_at) {

@@ -1,6 +1,9 @@
 // Operator commands on registrations: register, cancel, extend.
-import type { Pool, PoolClient } from "pg";
+import { Pool, type PoolClient } from "pg";
 import { peakOverlap } from "../desired/seats";
+
+/** The pool, or a client already in a transaction (a command recorded in the audit runs in one). */
+export type Db = Pool | PoolClient;
 
 export type Refusal = "unknown-workshop" | "quarantined" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
 
@@ -30,7 +33,7 @@ export interface RegisterRequest {
  * never block each other. One learner holds at most one seat of a workshop at any moment: a second
  * booking whose window overlaps the first is "already registered"; one at another time is a new booking.
  */
-export async function register(pool: Pool, req: RegisterRequest): Promise<RegisterResult> {
+export async function register(pool: Db, req: RegisterRequest): Promise<RegisterResult> {
   const email = req.email.trim().toLowerCase();
   if (email.length > 254 || !EMAIL.test(email)) return refuse("invalid-email", `'${req.email.slice(0, 80)}' is not an e-mail address`);
   if (req.startsAt && Number.isNaN(req.startsAt.getTime())) return refuse("invalid-start", "the start time is not a date");
@@ -117,7 +120,7 @@ async function seatsTaken(c: PoolClient, workshop: string, location: string, fro
  * generation goes up, so the next run archives the slot's current activation and activates it
  * anew (same password). Returns the new generation, or undefined when no live registration has that id.
  */
-export async function resetRegistration(pool: Pool, id: string): Promise<number | undefined> {
+export async function resetRegistration(pool: Db, id: string): Promise<number | undefined> {
   const r = await pool.query(
     "update registrations set generation = generation + 1, updated_at = now() where id = $1 and status in ('pending', 'active') returning generation",
     [id],
@@ -126,7 +129,7 @@ export async function resetRegistration(pool: Pool, id: string): Promise<number 
 }
 
 /** Cancels a live registration; its account is released by the next reconcile. */
-export async function cancel(pool: Pool, id: string): Promise<boolean> {
+export async function cancel(pool: Db, id: string): Promise<boolean> {
   const r = await pool.query(
     "update registrations set status = 'cancelled', updated_at = now() where id = $1 and status in ('pending', 'active')",
     [id],
@@ -142,7 +145,7 @@ export class ExtensionRefused extends Error {}
  * if its slot and a seat stay free that long: a later booking of the slot, or of the learner's
  * next session, or a full workshop refuses it (ExtensionRefused). Undefined when no live registration has that id.
  */
-export async function extend(pool: Pool, id: string, hours: number): Promise<Date | undefined> {
+export async function extend(pool: Db, id: string, hours: number): Promise<Date | undefined> {
   if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_EXTEND_HOURS) {
     throw new RangeError(`an extension is a positive number of hours up to ${MAX_EXTEND_HOURS}, got ${hours}`);
   }
@@ -183,7 +186,19 @@ function refuse(refusal: Refusal, message: string): RegisterResult {
   return { ok: false, refusal, message };
 }
 
-export async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>): Promise<T> {
+/** Runs work in a transaction; given a client already in one, in a savepoint of it (one failure undoes only its own work). */
+export async function inTransaction<T>(pool: Db, work: (c: PoolClient) => Promise<T>): Promise<T> {
+  if (!(pool instanceof Pool)) {
+    await pool.query("savepoint nested");
+    try {
+      const result = await work(pool);
+      await pool.query("release savepoint nested");
+      return result;
+    } catch (e) {
+      await pool.query("rollback to savepoint nested").catch(() => {});
+      throw e;
+    }
+  }
   const c = await pool.connect();
   try {
     await c.query("begin");

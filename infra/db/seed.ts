@@ -1,7 +1,6 @@
 // Demo data for a fresh database: participants in every sample workshop (one expired, one
 // ending soon) and learners in each student-server situation, including two bad rows.
-import type { Pool } from "pg";
-import { inTransaction, register } from "./registrations";
+import { type Db, inTransaction, register } from "./registrations";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -21,7 +20,7 @@ export interface SeedResult {
 }
 
 /** Seeds only an empty database, booking only what its catalog offers. */
-export async function seedDemo(pool: Pool, now = new Date()): Promise<SeedResult> {
+export async function seedDemo(pool: Db, now = new Date()): Promise<SeedResult> {
   if (!(await isEmpty(pool))) return { seeded: false, skipped: [] };
   const at = (ms: number) => new Date(now.getTime() + ms);
   const refused = new Map<string, string>();
@@ -64,7 +63,7 @@ export async function seedDemo(pool: Pool, now = new Date()): Promise<SeedResult
 }
 
 /** No participants and no learners: a database nothing was registered in yet. */
-export async function isEmpty(pool: Pool): Promise<boolean> {
+export async function isEmpty(pool: Db): Promise<boolean> {
   const { rows } = await pool.query("select (select count(*) from participants) + (select count(*) from learners) as n");
   return Number(rows[0].n) === 0;
 }

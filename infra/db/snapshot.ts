@@ -1,5 +1,5 @@
 // One consistent read of everything the decision needs (a repeatable-read transaction).
-import type { Pool } from "pg";
+import { Pool, type PoolClient } from "pg";
 
 export interface RegistrationRow {
   id: string;
@@ -59,10 +59,12 @@ export interface Snapshot {
   studentServers: StudentServerRow[];
 }
 
-export async function readSnapshot(pool: Pool): Promise<Snapshot> {
-  const client = await pool.connect();
+/** Given a client already in a transaction (an audited command), reads within it. */
+export async function readSnapshot(pool: Pool | PoolClient): Promise<Snapshot> {
+  const own = pool instanceof Pool;
+  const client = own ? await pool.connect() : pool;
   try {
-    await client.query("begin isolation level repeatable read read only");
+    if (own) await client.query("begin isolation level repeatable read read only");
     const regs = await client.query(
       `select r.id::text, r.participant_id::text, p.email, r.workshop, r.location, r.slot, r.status, r.starts_at, r.ends_at,
               r.generation, r.release_attempts
@@ -84,7 +86,7 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
               extended_until, revoked_at, removed_at
          from student_servers order by learner_id`,
     );
-    await client.query("commit");
+    if (own) await client.query("commit");
     return {
       registrations: regs.rows.map((r) => ({
         id: r.id, participantId: r.participant_id, email: r.email, workshop: r.workshop, location: r.location,
@@ -106,9 +108,9 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
       })),
     };
   } catch (e) {
-    await client.query("rollback").catch(() => {});
+    if (own) await client.query("rollback").catch(() => {});
     throw e;
   } finally {
-    client.release();
+    if (own) (client as PoolClient).release();
   }
 }

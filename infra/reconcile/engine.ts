@@ -37,6 +37,8 @@ export interface UpResult {
   /** The resources the state holds after the up: what was really applied. */
   state: StateResource[];
   error?: string;
+  /** The stack's update number this up made (the audit trail records it). */
+  version?: number;
 }
 
 /** The stack program for one run: declares resources, returns the stack outputs. */
@@ -53,6 +55,17 @@ export interface StackEngine {
   outputs(): Promise<Record<string, unknown>>;
   /** The resources the state holds now. */
   state(): Promise<StateResource[]>;
+  /** Reads every cloud resource and says which differ from the state, changing nothing (`wod drift`). */
+  refreshPreview?(): Promise<{ drifted: CloudDrift[]; resources: number }>;
+}
+
+/** A resource whose cloud state differs from the stack's (from a refresh preview). */
+export interface CloudDrift {
+  urn: string;
+  type: string;
+  /** update: its properties changed outside Pulumi; delete: it is gone. */
+  op: "update" | "delete";
+  diffs: string[];
 }
 
 /** The engine says another update of this stack is in progress. */

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface HostReader {
-  /** Runs a read-only command on the machine and returns its stdout; with a host key, on that machine only. */
-  read(address: string, command: string, hostKey?: string): Promise<string>;
+  /** Runs a read-only command on the machine and returns its stdout; with a host key, on that machine only; input goes to its stdin. */
+  read(address: string, command: string, hostKey?: string, input?: string): Promise<string>;
 }
 
 export interface HostFacts {
@@ -18,6 +18,8 @@ export interface HostFacts {
   unreachable: { what: string; address: string; reason: string }[];
   /** Records a machine returned that cannot be written back (one bad record never stops the others). */
   rejected: { what: string; address: string; record: string; reason: string }[];
+  /** The hub's last sign of each active learner, by registration id (`wod status` shows it as last login). */
+  hubLogins?: Record<string, Date>;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface HostFacts {
 export function sshReader(opts: { user?: string; keyFile?: string; port?: number; timeoutMs?: number } = {}): HostReader {
   const timeout = opts.timeoutMs ?? 15_000;
   return {
-    read: (address, command, hostKey) =>
+    read: (address, command, hostKey, input) =>
       new Promise((resolve, reject) => {
         const pinned = hostKey && mkdtempSync(join(tmpdir(), "wod-known-hosts."));
         if (pinned) writeFileSync(join(pinned, "known_hosts"), `${opts.port ? `[${address}]:${opts.port}` : address} ${hostKey}\n`);
@@ -37,10 +39,12 @@ export function sshReader(opts: { user?: string; keyFile?: string; port?: number
           : ["-o", "StrictHostKeyChecking=accept-new"];
         const args = ["-o", "BatchMode=yes", "-o", `ConnectTimeout=${Math.ceil(timeout / 1000)}`, ...trust,
           ...(opts.port ? ["-p", String(opts.port)] : []), ...(opts.keyFile ? ["-i", opts.keyFile] : []), `${opts.user ?? "root"}@${address}`, command];
-        execFile("ssh", args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const child = execFile("ssh", args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
           if (pinned) rmSync(pinned, { recursive: true, force: true });
           err ? reject(new Error((stderr || err.message).trim().split("\n").pop())) : resolve(stdout);
         });
+        child.stdin?.on("error", () => {}); // a command that reads no input may close it first
+        child.stdin?.end(input ?? "");
       }),
   };
 }
@@ -50,7 +54,7 @@ export async function collectHostFacts(
   targets: { servers: { learnerId: string; ipv4: string }[]; backends: { location: string; address: string; hostKey?: string }[] },
   opts: { concurrency?: number; log?: (m: string) => void } = {},
 ): Promise<HostFacts> {
-  const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [], rejected: [] };
+  const facts: HostFacts = { lastSshAt: {}, completions: {}, unreachable: [], rejected: [], hubLogins: {} };
   // One job per machine, with what to call it if it cannot be read.
   const jobs: { what: string; address: string; read(): Promise<void> }[] = [
     ...targets.servers.map((s) => ({
@@ -74,6 +78,24 @@ export async function collectHostFacts(
           const r = parseRelease(line);
           if ("reason" in r) reject(`backend ${b.location}`, b.address, line, r.reason);
           else facts.completions[r.registration] = r.completionRatio;
+        }
+        // Last logins are a nicety: a backend whose scripts predate them (or whose hub does not
+        // answer) still gives its completions.
+        let activity = "";
+        try {
+          activity = (await reader.read(b.address, "python3 /opt/wod/bin/check-backend.py activity 2>/dev/null || true", b.hostKey)).trim();
+        } catch {
+          return;
+        }
+        if (!activity) return;
+        try {
+          for (const a of (JSON.parse(activity.split("\n").pop()!) as { activity: { registration: unknown; lastActivity: unknown }[] }).activity) {
+            const at = typeof a.lastActivity === "string" ? parseLogin(a.lastActivity) : undefined;
+            if (typeof a.registration === "string" && /^[1-9][0-9]{0,17}$/.test(a.registration) && at) facts.hubLogins![a.registration] = at;
+            else reject(`backend ${b.location}`, b.address, JSON.stringify(a), "not a registration id and a login time");
+          }
+        } catch {
+          reject(`backend ${b.location}`, b.address, activity, "the hub's last logins are not JSON");
         }
       },
     })),

@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ConcurrentUpdateError, type EngineEvent, LocalWorkspace, type Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
-import { ConcurrentUpdate, type Failure, type Program, type StackEngine, type StateResource, type Step, type StepOp } from "./engine";
+import { type CloudDrift, ConcurrentUpdate, type Failure, type Program, type StackEngine, type StateResource, type Step, type StepOp } from "./engine";
 
 const OPS: Record<string, StepOp> = {
   same: "same", create: "create", update: "update", delete: "delete", replace: "replace",
@@ -80,6 +80,32 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       const stack = await selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
       return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
     },
+    /**
+     * `pulumi refresh --preview-only` (Stack.previewRefresh, automation/stack.js in @pulumi/pulumi
+     * 3.248.0; RefreshOptions.previewOnly on refresh() is deprecated for it): reads each resource
+     * from its cloud and changes nothing, state included. Each resource's step event has op
+     * "refresh"; the engine's RefreshStep.ResultOp (pulumi/pulumi pkg/resource/deploy/step.go) is
+     * a delete when the resource is gone (no new state) and an update when it differs (diffs).
+     */
+    async refreshPreview() {
+      const stack = await selectExisting(opts.stack, () => LocalWorkspace.selectStack({ stackName: opts.stack, workDir: opts.workDir }));
+      const drifted = new Map<string, CloudDrift>();
+      let resources = 0;
+      await stack.previewRefresh({
+        color: "never",
+        onEvent: (e: EngineEvent) => {
+          const m = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
+          if (!m || m.type === "pulumi:pulumi:Stack" || m.type.startsWith("pulumi:providers:")) return;
+          if (e.resourcePreEvent) resources++;
+          const gone = (m.op === "refresh" && !m.new) || m.op === "delete";
+          const diffs = [...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {})];
+          if (gone || ((m.op === "refresh" || m.op === "update") && diffs.length)) {
+            drifted.set(m.urn, { urn: m.urn, type: m.type, op: gone ? "delete" : "update", diffs: [...new Set(diffs)] });
+          }
+        },
+      });
+      return { drifted: [...drifted.values()], resources };
+    },
     async preview(program) {
       const stack = await open(program);
       const c = collect();
@@ -94,6 +120,7 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       const stack = await open(program);
       const c = collect();
       let error: string | undefined;
+      let version: number | undefined;
       // The SDK listens to the signal once the CLI is started: one aborted before never reaches it.
       if (signal?.aborted) return { ok: false, steps: [], failures: [], outputs: {}, state: await state(), error: "cancelled before the update started" };
       try {
@@ -103,9 +130,10 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
         // `stack.cancel()` (`pulumi cancel`: the Pulumi Cloud only, a hard stop that can leave
         // operations pending in the state). showSecrets false: the summary read after the update
         // (`pulumi stack history`, automation/stack.js `info`) is not decrypted for nothing.
-        await stack.up({
+        const result = await stack.up({
           onEvent: c.onEvent, target: targets, continueOnError: true, color: "never", onOutput: (m) => opts.log(m.trimEnd()), signal, showSecrets: false,
         });
+        version = result.summary?.version; // UpdateSummary.version (automation/stack.d.ts, 3.248.0)
       } catch (e) {
         const mapped = concurrent(e);
         if (mapped instanceof ConcurrentUpdate) throw mapped;
@@ -113,7 +141,9 @@ export function pulumiEngine(opts: { stack: string; workDir: string; log: (m: st
       }
       // The outputs hold the credentials the write-back records: these are read decrypted.
       const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
-      return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, state: await state(), error };
+      // A failed up still made an update: its number is the newest in the stack's history (not decrypted).
+      version ??= (await stack.history(1, undefined, false).catch(() => []))[0]?.version;
+      return { ok: !error, steps: [...c.steps.values()], failures: c.failures, outputs, state: await state(), error, version };
     },
   };
 }

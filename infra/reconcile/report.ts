@@ -34,6 +34,11 @@ export function renderReport(r: Report): string {
   for (const f of r.failures) lines.push(`  failed ${f.urn.split("::").pop()}: ${f.message}`);
   for (const u of r.unreachable) lines.push(`  unreachable ${u.what} (${u.address}): ${u.reason}`);
   for (const u of r.unusable ?? []) lines.push(`  unusable record from ${u.what} (${u.address}): ${u.reason}`);
+  if (r.drift) {
+    lines.push(`  drift: ${r.drift.outcome}, ${r.drift.findings.length} finding(s)`);
+    for (const f of r.drift.findings) lines.push(`  drifted ${f.what}: ${f.where}${f.detail ? `: ${f.detail}` : ""}`);
+    for (const u of r.drift.unchecked) lines.push(`  drift not checked: ${u.what}: ${u.reason}`);
+  }
   lines.push(`  time: ${r.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(", ") || "-"}`);
   return lines.join("\n");
 }

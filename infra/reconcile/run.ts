@@ -14,6 +14,9 @@ import { collectHostFacts, type HostFacts, type HostReader } from "./host-facts"
 import { LockBusy, lockStack, retryConcurrent } from "./lock";
 import { type RemovalSummary, removeServers, type ServerRemover, strayDroplets, type TaggedDroplet } from "./servers";
 import { type Applied, appliedFrom, type StackOutputValues, writeBack, type WriteBackSummary } from "./writeback";
+import type { AuditContext } from "../audit/record";
+import { recordReconcile } from "../audit/reconcile";
+import type { DriftReport } from "../drift/check";
 
 /** Exit codes a scheduler can act on. */
 export const EXIT = { ok: 0, failed: 1, input: 2, guard: 3, busy: 4, partial: 5 } as const;
@@ -46,6 +49,10 @@ export interface ReconcileOptions {
    * limit), so a stuck machine never holds the stack and its lock.
    */
   upTimeoutMs?: number;
+  /** Checks drift after the write-back (`--drift`); its report joins the run's. */
+  drift?: () => Promise<DriftReport>;
+  /** This run's audit context and what started it: its entry and the events of its write-back (migration 006). */
+  audit?: AuditContext & { trigger: "schedule" | "watch" | "pipeline" | "operator"; request?: Record<string, unknown> };
 }
 
 export interface Report {
@@ -73,9 +80,21 @@ export interface Report {
   unreachable: HostFacts["unreachable"];
   /** Records read on the machines that could not be written back, and why. */
   unusable?: HostFacts["rejected"];
+  /** The Pulumi update this run made. */
+  pulumiVersion?: number;
+  /** The drift check run after the write-back (`--drift`), read only. */
+  drift?: DriftReport;
 }
 
 export async function reconcile(o: ReconcileOptions): Promise<Report> {
+  const report = await converge(o);
+  // The drift check reads only: after a run that applied, what still differs from the stack.
+  if (o.drift && (report.exitCode === EXIT.ok || report.exitCode === EXIT.partial)) report.drift = await o.drift();
+  if (o.audit) await recordReconcile(o.db.pool, o.audit, report, o.log ?? (() => {}));
+  return report;
+}
+
+async function converge(o: ReconcileOptions): Promise<Report> {
   const log = o.log ?? (() => {});
   const now = (o.now ?? (() => new Date()))();
   const report: Report = {
@@ -129,7 +148,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       report.unusable = facts?.rejected ?? [];
       await lock.settled();
       lock.check(); // never write back under a lock that another run may hold now
-      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, applied, outputs, facts, now }));
+      report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, applied, outputs, facts, now, audit: o.audit }));
     };
 
     // A droplet the stack no longer declares is only forgotten (retainOnDelete): remove it, or say
@@ -137,7 +156,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     const servers = async (state: StateResource[]) => {
       const removals = desired.transitions.removeServers;
       if (removals.length && o.servers) {
-        report.removals = await phase("remove servers", () => removeServers(o.db.pool, o.servers!, removals, { snapshot: o.config.studentServers.snapshotBeforeDestroy, now, log }));
+        report.removals = await phase("remove servers", () => removeServers(o.db.pool, o.servers!, removals, { snapshot: o.config.studentServers.snapshotBeforeDestroy, now, log, audit: o.audit }));
       } else if (removals.length) {
         const why = "DIGITALOCEAN_TOKEN is not set: its droplet keeps running (and billing) until a reconcile with the token snapshots and removes it";
         report.removals = { removed: 0, snapshots: 0, failed: removals.map((r) => ({ learnerId: r.learnerId, reason: why })) };
@@ -179,6 +198,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     const up = await phase("up", () => retry(() => o.engine.up(program, { ...(report.fastPath ? { targets: changed.map((s) => s.urn) } : {}), signal: deadline })));
     if (deadline.aborted && !up.ok) up.error = `the up was cancelled after ${Math.round(limit / 1000)} s (a machine did not answer in time); what was applied is written back: ${up.error ?? ""}`;
     report.failures = up.failures.map((f) => ({ urn: f.urn, message: f.message }));
+    report.pulumiVersion = up.version;
     for (const s of up.steps.filter((x) => x.op !== "same")) {
       const kind = componentOf(s).split(":").pop()!;
       report.changes[kind] ??= {};

@@ -4,6 +4,8 @@
 // snapshot. The reconcile removes the servers the decision removes (idle, revoked, passed the
 // revoke lesson), by the droplet id the database holds, through the DigitalOcean API.
 import type { Pool } from "pg";
+import { type AuditContext, setAuditContext } from "../audit/record";
+import { inTransaction } from "../db/registrations";
 import { STUDENT_SERVER_TAG, stackTag } from "../../components/studentServer";
 import type { Transitions } from "../desired/types";
 
@@ -102,9 +104,11 @@ export async function removeServers(
   pool: Pool,
   remover: ServerRemover,
   removals: Transitions["removeServers"],
-  opts: { snapshot: boolean; now: Date; log?: (m: string) => void },
+  opts: { snapshot: boolean; now: Date; log?: (m: string) => void; audit?: AuditContext },
 ): Promise<RemovalSummary> {
   const summary: RemovalSummary = { removed: 0, snapshots: 0, failed: [] };
+  // Each step is recorded as it happens, tagged with the run for the audit trail.
+  const record = (sql: string, params: unknown[]) => inTransaction(pool, async (c) => (await setAuditContext(c, opts.audit), c.query(sql, params)));
   if (removals.length === 0) return summary;
   const rows = new Map(
     (await pool.query(
@@ -121,12 +125,12 @@ export async function removeServers(
         opts.log?.(`student server of learner ${learnerId}: snapshot ${name}…`);
         const id = await remover.snapshot(row.droplet_id, name);
         if (id !== undefined) {
-          await pool.query("update student_servers set snapshot_id = $2, snapshot_at = $3 where learner_id = $1", [learnerId, id, opts.now]);
+          await record("update student_servers set snapshot_id = $2, snapshot_at = $3 where learner_id = $1", [learnerId, id, opts.now]);
           summary.snapshots++;
         }
       }
       if (row.droplet_id) await remover.destroy(row.droplet_id);
-      await pool.query(
+      await record(
         "update student_servers set removed_at = $2, removal_reason = $3, ipv4 = null where learner_id = $1 and removed_at is null",
         [learnerId, opts.now, reason],
       );

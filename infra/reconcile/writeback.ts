@@ -7,6 +7,7 @@
 import type { Pool } from "pg";
 import type { DesiredState } from "../desired/types";
 import { inTransaction } from "../db/registrations";
+import { type AuditContext, setAuditContext } from "../audit/record";
 import { type CohortResults, parseResults } from "../../components/studentCohort";
 import { nameOf, type StateResource } from "./engine";
 import { checkRelease, type HostFacts } from "./host-facts";
@@ -59,6 +60,8 @@ export async function writeBack(
     outputs: StackOutputValues;
     facts?: HostFacts;
     now: Date;
+    /** Tags the changes with the run, so the trail's events name it. */
+    audit?: AuditContext;
   },
 ): Promise<WriteBackSummary> {
   const { desired, applied, now } = run;
@@ -80,6 +83,7 @@ export async function writeBack(
   for (const [id, ratio] of Object.entries(run.facts?.completions ?? {})) if (!completion.has(id)) completion.set(id, ratio);
 
   await inTransaction(pool, async (c) => {
+    await setAuditContext(c, run.audit);
     for (const a of desired.accounts) {
       const result = held.get(a.registrationId);
       if (!applied.cohorts.has(a.cohort) || !result) continue; // not applied (yet): stays pending
@@ -157,6 +161,9 @@ export async function writeBack(
         [warn, now],
       );
       s.serversWarned += r.rowCount ?? 0;
+    }
+    for (const [id, at] of Object.entries(run.facts?.hubLogins ?? {})) {
+      await c.query("update registrations set last_login_at = $2 where id = $1 and (last_login_at is null or last_login_at < $2)", [id, at]);
     }
     for (const [learnerId, at] of Object.entries(run.facts?.lastSshAt ?? {})) {
       const r = await c.query(

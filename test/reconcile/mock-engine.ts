@@ -69,7 +69,8 @@ export class MockEngine implements StackEngine {
     }
     // Stack outputs are written only by a complete update, as Pulumi does.
     if (failures.length === 0) this.outputs_ = outputs;
-    return { ok: failures.length === 0, steps: done, failures, outputs: this.outputs_, state: await this.state(), error: failures.length ? "update failed" : undefined };
+    // Each up is one update of the stack, numbered as Pulumi numbers them.
+    return { ok: failures.length === 0, steps: done, failures, outputs: this.outputs_, state: await this.state(), error: failures.length ? "update failed" : undefined, version: this.ups.length };
   }
 
   async outputs(): Promise<Record<string, unknown>> {
