@@ -4,7 +4,7 @@ import type { Pool, PoolClient } from "pg";
 export type Refusal = "unknown-workshop" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
 
 /** An address the database's check (lower case, something@something) accepts and mail can reach. */
-const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
+export const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
 
 /** The longest extension one command grants: beyond it is a typo, not a plan. */
 export const MAX_EXTEND_HOURS = 168;
