@@ -4,7 +4,7 @@
 // demo database (no DATABASE_URL) is migrated, and seeded with demo data when empty.
 // Exit codes: 0 planned, 1 catalog errors (nothing planned), 2 bad input, config or database.
 import * as path from "node:path";
-import { ConfigError, readStackFile } from "../config";
+import { ConfigError, readStackFile, type StackConfig } from "../config";
 import { hasErrors } from "../catalog/load";
 import { loadCheckedCatalog } from "../catalog/templates";
 import { formatIssue } from "../catalog/schema";
@@ -15,6 +15,8 @@ import { isEmpty, seedDemo } from "../db/seed";
 import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
 import { parseCommandLine, runCommand, stackName } from "./exit";
+import type { Pool } from "pg";
+import { countMessages, hasOutbox } from "../notify/outbox";
 import { type Plan, renderPlan, seatFigures, summarize } from "./render";
 
 export const PLAN_USAGE = `usage: wod plan [--stack dev] [--workshops DIR] [--json] [--summary] [--now ISO-8601]
@@ -73,6 +75,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     const desired = desiredState({ catalog: checked.workshops, snapshot, config, now });
     const plan: Plan = {
       stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, checked.workshops), nextSync, ...desired,
+      messages: await messageFigures(db.pool, config, args.now ? now : new Date()),
     };
     if (args.json) console.log(JSON.stringify(args.summary ? summarize(plan) : plan, null, 2));
     else console.log(renderPlan(plan, { summary: args.summary }));
@@ -80,6 +83,12 @@ export async function planCommand(argv: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+/** The outbox's counts at `now` (none before migration 003), and whether anything can be sent. */
+async function messageFigures(pool: Pool, config: StackConfig, now: Date): Promise<Plan["messages"]> {
+  if (!(await hasOutbox(pool))) return undefined;
+  return { ...(await countMessages(pool, now, config.notifications.endingSoonMinutes)), smtp: !!config.smtp };
 }
 
 if (require.main === module) runCommand(() => planCommand(process.argv.slice(2)));
