@@ -172,7 +172,7 @@ export const NotificationsConfig = z.strictObject({
   /** Messages sent at once by one worker. */
   concurrency: z.number().int().min(1).max(64).default(4),
   /** A worker's claim on a message expires after this long (a crashed worker's messages go to another). */
-  leaseSeconds: z.number().int().min(10).max(3600).default(300),
+  leaseSeconds: z.number().int().min(5).max(3600).default(300),
   /** Times in the texts, an IANA zone such as Europe/Paris. */
   timeZone: z.string().refine(isTimeZone).default("UTC"),
 });
@@ -303,7 +303,7 @@ const RULES: Rules = {
   "notifications.endingSoonMinutes": "a whole number of minutes from 1 to 10080, e.g. 60",
   "notifications.maxAttempts": "a whole number from 1 to 100, e.g. 10",
   "notifications.concurrency": "a whole number from 1 to 64, e.g. 4",
-  "notifications.leaseSeconds": "a whole number of seconds from 10 to 3600, e.g. 300",
+  "notifications.leaseSeconds": "a whole number of seconds from 5 to 3600, e.g. 300",
   "notifications.timeZone": "an IANA time zone, e.g. UTC or Europe/Paris",
 };
 

@@ -7,6 +7,7 @@ import type { StackConfig } from "../config";
 import { type Catalog, loadCatalog } from "./load";
 import type { CatalogIssue, Workshop } from "./schema";
 import { applianceAddressName, sampleVariables } from "./variables";
+import { checkMailTexts } from "../notify/texts";
 
 /** One problem the renderer found: file relative to the workshop folder, 1-based line (0 or absent: the whole file). */
 export interface RenderProblem {
@@ -65,7 +66,7 @@ export function checkTemplates(catalog: Pick<Catalog, "workshops">, config: Stac
 /** loadCatalog, then the render check over the workshops that loaded: everything the plan reports about a catalog. */
 export function loadCheckedCatalog(dir: string, config: StackConfig, checkFolder?: CheckFolder): Catalog {
   const catalog = loadCatalog(dir, config);
-  catalog.issues.push(...checkTemplates(catalog, config, checkFolder));
+  catalog.issues.push(...checkTemplates(catalog, config, checkFolder), ...checkMailTexts(catalog.workshops, config));
   return catalog;
 }
 

@@ -93,24 +93,28 @@ export async function notifyPass(o: PassOptions): Promise<PassSummary> {
   for (;;) {
     const batch = await claimDue(o.pool, { now, endingSoonMinutes: n.endingSoonMinutes, limit: BATCH, worker, leaseSeconds: n.leaseSeconds, messageIdDomain: domain });
     if (batch.length === 0) break;
+    // One learner's messages go in order (the welcome before the credentials); learners in parallel.
+    const byRecipient = new Map<string, OutboxMessage[]>();
+    for (const m of batch) byRecipient.set(m.recipient, [...(byRecipient.get(m.recipient) ?? []), m]);
+    const queues = [...byRecipient.values()];
     let next = 0;
     const one = async () => {
-      for (let i = next++; i < batch.length; i = next++) {
-        const m = batch[i];
-        if (s.serverDown) {
-          await recordSafely(o.pool, m.id, { state: "waiting", reason: s.serverDown }, now, log);
-          s.waiting++;
-          continue;
+      for (let q = next++; q < queues.length; q = next++) {
+        for (const m of queues[q]) {
+          if (s.serverDown) {
+            await recordSafely(o.pool, m.id, { state: "waiting", reason: s.serverDown }, now, log);
+            s.waiting++;
+            continue;
+          }
+          const w = word(m);
+          const sent = "outcome" in w ? { outcome: w.outcome } : await send(o.mailer!, w.mail, m, now, n.maxAttempts);
+          if (sent.serverDown) s.serverDown = sent.serverDown;
+          await recordSafely(o.pool, m.id, sent.outcome, now, log);
+          count(s, sent.outcome, m.attempts + 1 >= n.maxAttempts);
         }
-        const w = word(m);
-        const sent = "outcome" in w ? { outcome: w.outcome } : await send(o.mailer!, w.mail, m, now, n.maxAttempts);
-        const outcome = sent.outcome;
-        if (sent.serverDown) s.serverDown = sent.serverDown;
-        await recordSafely(o.pool, m.id, outcome, now, log);
-        count(s, outcome, m.attempts + 1 >= n.maxAttempts);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(n.concurrency, batch.length) }, one));
+    await Promise.all(Array.from({ length: Math.min(n.concurrency, queues.length) }, one));
     if (Date.now() - lastProgress > 5000) {
       lastProgress = Date.now();
       log(`notify: ${s.sent} sent so far (${Math.round(s.sent / ((Date.now() - started) / 1000))}/s)`);
