@@ -2,7 +2,8 @@
 // parsed as a mail client reads it (mailparser): each kind once, to the right learner, with the
 // right words and links; an SMTP server that is down, two workers, a worker killed between send and
 // record; hostile names and addresses; the credentials mail's password is the one the stack set.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import * as path from "node:path";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +15,8 @@ import { syncCatalog } from "../infra/db/catalog-sync";
 import { cancel, extend, register, resetRegistration } from "../infra/db/registrations";
 import { ROOT } from "../infra/load";
 import { listMessages } from "../infra/notify/outbox";
-import { notifyOnce } from "../infra/notify/run";
+import { notifyAfterRun, notifyOnce } from "../infra/notify/run";
+import { renderReport } from "../infra/reconcile/report";
 import { formatTime } from "../infra/notify/worker";
 import type { NotifySecrets } from "../infra/notify/secrets";
 import { reconcile } from "../infra/reconcile/run";
@@ -421,4 +423,56 @@ describe("wod notify", () => {
     for (const password of Object.values(outputs.credentials)) expect(dump).not.toContain(password);
     expect(Object.keys(outputs.credentials)).toHaveLength(2);
   });
+
+  it("the reconcile's closing pass takes the seed from WOD_PASSWORD_SEED when the Pulumi CLI cannot give it, and its report says what went", async () => {
+    smtp.received.length = 0;
+    const { pool } = await platform();
+    const r = await book(pool, "max@example.org");
+    await activate(pool, r.id, r.slot);
+    const before = process.env.WOD_PASSWORD_SEED;
+    process.env.WOD_PASSWORD_SEED = SEED;
+    let messages;
+    try {
+      messages = await notifyAfterRun(pool, configOf(), "acme/wod/nosuch", () => {});
+    } finally {
+      if (before === undefined) delete process.env.WOD_PASSWORD_SEED;
+      else process.env.WOD_PASSWORD_SEED = before;
+    }
+    expect(messages).toMatchObject({ sent: 2 });
+    expect(to("max@example.org")[1].mail.text).toContain(learnerPassword(SEED, r.id));
+    const text = renderReport({ stack: "test", exitCode: 0, outcome: "converged", message: "ok", phases: [], changes: {}, fastPath: false, rejected: [], guard: [], failures: [], unreachable: [], messages });
+    expect(text).toMatch(/notify: 2 sent, 0 failed .*\n {2}e-mails: 0 due, 1 scheduled, 0 failing, 2 sent/);
+  });
+
+  it("as an operator types it: wod notify --dry-run prints and changes nothing, --once without wod:smtp sends nothing and says so, wod messages lists a learner's mails", async () => {
+    const { pool, url } = await platform(parseStackConfig({ ...rawConfig(), smtp: undefined, workshopsDir: "workshops" }, "test"));
+    const dev = (await import("../infra/config")).readStackFile(path.join(ROOT, "Pulumi.dev.yaml"));
+    await syncCatalog(pool, dev, loadCatalog(path.join(ROOT, "workshops"), dev).workshops);
+    const w = (await pool.query("select name from workshops where active order by name limit 1")).rows[0].name;
+    const reg = await register(pool, { email: "ops@example.org", name: "Ops", workshop: w });
+    if (!reg.ok) throw new Error(reg.message);
+    const wod = async (args: string[]) => {
+      try {
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(ROOT, "infra/cli/bin.js"), ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url } });
+        return { code: 0, stdout, stderr };
+      } catch (e) {
+        return e as { code: number; stdout: string; stderr: string };
+      }
+    };
+    const dry = await wod(["notify", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/registration-accepted to ops@example.org: Workshops-on-Demand: you are registered for/);
+    expect(dry.stdout).toMatch(/notify \(dry run\): 1 would be sent, nothing was sent or changed/);
+    const once = await wod(["notify", "--once"]);
+    expect(once.code).toBe(0);
+    expect(once.stdout).toMatch(/wod:smtp is not set: nothing sent, messages wait/);
+    expect(once.stdout).toMatch(/e-mails: 1 due, 1 scheduled, 0 failing, 0 sent/);
+    const list = await wod(["messages", "--email", "OPS@example.org"]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`registration-accepted +due +registration ${reg.id} +to ops@example.org`));
+    expect(list.stdout).toMatch(/ending-soon +due/);
+    expect((await wod(["messages", "--registration", "999999"])).code).toBe(1);
+    expect((await wod(["messages"])).stderr).toMatch(/exactly one of --registration, --learner, --email/);
+    expect((await wod(["notify", "--now", "tomorrow", "--once"])).code).toBe(2);
+  }, 120_000);
 });

@@ -13,6 +13,7 @@ import { assertStackExists, pulumiEngine, StackMissing } from "../reconcile/pulu
 import { renderReport } from "../reconcile/report";
 import { EXIT, reconcile, type Report } from "../reconcile/run";
 import { parseCommandLine, runCommand, stackName, UsageError } from "./exit";
+import { notifyAfterRun } from "../notify/run";
 
 export const RECONCILE_USAGE = `usage: wod reconcile --stack NAME [--pulumi-stack ORG/wod/NAME] [--json] [--allow-mass-delete] [--no-fast-path] [--write-back-only] [--every 5m]
   --stack NAME             the stack file Pulumi.NAME.yaml
@@ -54,13 +55,16 @@ async function once(stack: string, args: Args): Promise<Report> {
     return failed(stack, (e as Error).message);
   }
   try {
-    return await reconcile({
+    const report = await reconcile({
       stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly,
       engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }),
       hosts: hostReader(log),
       // The DigitalOcean provider reads the same variable; without it servers to remove are reported, not removed.
       servers: process.env.DIGITALOCEAN_TOKEN ? digitalOceanRemover({ token: process.env.DIGITALOCEAN_TOKEN }) : undefined,
     });
+    // Then the learners are told (what this run activated, released, warned): `wod notify --once`.
+    if (report.exitCode !== EXIT.busy) report.messages = await notifyAfterRun(db.pool, config, args.pulumiStack, log);
+    return report;
   } finally {
     await db.close();
   }

@@ -5,7 +5,7 @@ import type { Pool } from "pg";
 import type { StackConfig } from "../config";
 import { ROOT } from "../load";
 import { countMessages, type MessageCounts, nextDue } from "./outbox";
-import type { NotifySecrets } from "./secrets";
+import { cached, type NotifySecrets } from "./secrets";
 import { type Mailer, smtpMailer } from "./smtp";
 import type { Waker } from "./wake";
 import { notifyPass, type PassSummary, workerName } from "./worker";
@@ -45,7 +45,7 @@ export async function notifyOnce(o: NotifyOptions): Promise<NotifyReport> {
   try {
     const pass = await notifyPass({
       pool: o.pool, config: o.config, workshopsDir: path.resolve(ROOT, o.config.workshopsDir), mailer, now, dryRun: o.dryRun,
-      passwordSeed: await o.secrets.passwordSeed(), worker: o.worker, log: o.log, print: o.print,
+      passwordSeed: mailer || o.dryRun ? await o.secrets.passwordSeed() : undefined, worker: o.worker, log: o.log, print: o.print,
     });
     return { ...pass, counts: await countMessages(o.pool, now, o.config.notifications.endingSoonMinutes) };
   } finally {
@@ -60,13 +60,14 @@ export async function notifyOnce(o: NotifyOptions): Promise<NotifyReport> {
 export async function notifyForever(o: NotifyOptions & { waker: Waker; stopped: () => boolean; report: (r: NotifyReport) => void }): Promise<void> {
   const log = o.log ?? (() => {});
   const worker = o.worker ?? workerName();
-  const mailer = o.mailer ?? (await mailerFor(o.config, o.secrets));
+  const secrets = cached(o.secrets, 10 * 60_000); // a rotated seed reaches a running worker within 10 minutes
+  const mailer = o.mailer ?? (await mailerFor(o.config, secrets));
   let downFor = 0;
   try {
     while (!o.stopped()) {
       let r: NotifyReport | undefined;
       try {
-        r = await notifyOnce({ ...o, mailer, worker });
+        r = await notifyOnce({ ...o, secrets, mailer, worker });
         if (r.sent || r.failed || r.givenUp || r.undeliverable || r.serverDown) o.report(r);
         downFor = r.serverDown ? Math.min(Math.max(downFor * 2, 5_000), 300_000) : 0;
       } catch (e) {
@@ -85,5 +86,19 @@ export async function notifyForever(o: NotifyOptions & { waker: Waker; stopped: 
     }
   } finally {
     mailer?.close();
+  }
+}
+
+/**
+ * The reconcile's closing pass: secrets from the environment, else the Pulumi stack the run
+ * updated. Never fails the reconcile: a problem is reported in its place.
+ */
+export async function notifyAfterRun(pool: Pool, config: StackConfig, pulumiStack: string, log: (m: string) => void): Promise<NotifyReport | { error: string }> {
+  const { envSecrets, firstOf, pulumiSecrets } = await import("./secrets");
+  try {
+    const secrets = firstOf([envSecrets(), pulumiSecrets({ stack: pulumiStack, workDir: ROOT })], (m) => log(`notify: could not read ${m}`));
+    return await notifyOnce({ pool, config, secrets, log });
+  } catch (e) {
+    return { error: (e as Error).message };
   }
 }

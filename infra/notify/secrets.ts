@@ -59,3 +59,22 @@ export function firstOf(sources: NotifySecrets[], note: (m: string) => void = ()
   };
   return { smtpPassword: pick((s) => s.smtpPassword(), "the SMTP password"), passwordSeed: pick((s) => s.passwordSeed(), "the password seed") };
 }
+
+/** The same secrets, each read at most once per `ms` (a running worker does not call the Pulumi CLI on every pass). */
+export function cached(secrets: NotifySecrets, ms: number): NotifySecrets {
+  const memo = (get: () => Promise<string | undefined>) => {
+    let at = 0;
+    let value: Promise<string | undefined> | undefined;
+    return () => {
+      if (!value || Date.now() - at > ms) {
+        at = Date.now();
+        value = get().catch((e) => {
+          value = undefined;
+          throw e;
+        });
+      }
+      return value;
+    };
+  };
+  return { smtpPassword: memo(() => secrets.smtpPassword()), passwordSeed: memo(() => secrets.passwordSeed()) };
+}

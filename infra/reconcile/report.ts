@@ -1,4 +1,5 @@
 // The end-of-run summary an operator (or a scheduler's log) reads.
+import { renderPass } from "../notify/report";
 import type { Report } from "./run";
 
 export function renderReport(r: Report): string {
@@ -26,6 +27,7 @@ export function renderReport(r: Report): string {
   for (const f of r.failures) lines.push(`  failed ${f.urn.split("::").pop()}: ${f.message}`);
   for (const u of r.unreachable) lines.push(`  unreachable ${u.what} (${u.address}): ${u.reason}`);
   for (const u of r.unusable ?? []) lines.push(`  unusable record from ${u.what} (${u.address}): ${u.reason}`);
+  if (r.messages) lines.push(...("error" in r.messages ? [`e-mails: not sent this run: ${r.messages.error}`] : renderPass(r.messages, !r.messages.noSmtp).split("\n")).map((l) => `  ${l}`));
   lines.push(`  time: ${r.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(", ") || "-"}`);
   return lines.join("\n");
 }

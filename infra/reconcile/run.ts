@@ -66,6 +66,8 @@ export interface Report {
   unreachable: HostFacts["unreachable"];
   /** Records read on the machines that could not be written back, and why. */
   unusable?: HostFacts["rejected"];
+  /** The e-mail pass run after the reconcile (`wod notify --once`), or why it could not run. */
+  messages?: import("../notify/run").NotifyReport | { error: string };
 }
 
 export async function reconcile(o: ReconcileOptions): Promise<Report> {
