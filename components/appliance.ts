@@ -125,8 +125,14 @@ export class Appliance extends pulumi.ComponentResource {
       // change alone (a host key newly pinned) is ignored: a workshop's setup may not be re-runnable.
       const setup = new command.remote.Command(
         `${name}-setup`,
-        { connection, create: asRoot(args.sshUser, timeLimited(SYNC_SECONDS, `sh -c ${shellQuote(`cd ${shellQuote(remoteDir)} && bash ./${shellQuote(ap.setup)}`)}`)), triggers: [machineId] },
-        { parent: this, dependsOn: ready, deletedWith: machine, ignoreChanges: ["connection"] },
+        {
+          connection, create: asRoot(args.sshUser, timeLimited(SYNC_SECONDS, `sh -c ${shellQuote(`cd ${shellQuote(remoteDir)} && bash ./${shellQuote(ap.setup)}`)}`)), triggers: [machineId],
+          addPreviousOutputInEnv: false,
+        },
+        // addPreviousOutputInEnv too: on a stack whose setup ran before it existed, the engine drops
+        // an ignored input the old inputs lack (sdk/go/common/resource/properties_path.go, Reset), so
+        // the setup is not run again for it.
+        { parent: this, dependsOn: ready, deletedWith: machine, ignoreChanges: ["connection", "addPreviousOutputInEnv"] },
       );
       ready = [setup];
     }
@@ -146,7 +152,7 @@ export class Appliance extends pulumi.ComponentResource {
       const students = new command.remote.Command(
         `${name}-students`,
         // The author's script may print what it handles (tokens, passwords): nothing of it is logged.
-        { connection, create: line([]), update: line([]), delete: line(["--release-all"]), stdin, logging: "none" },
+        { connection, create: line([]), update: line([]), delete: line(["--release-all"]), stdin, logging: "none", addPreviousOutputInEnv: false },
         {
           parent: this, dependsOn: ready, deletedWith: machine,
           // The student script's values (tokens) are secrets.

@@ -105,6 +105,7 @@ export class JupyterHubBackend extends pulumi.ComponentResource {
         stdin: pulumi.secret(hubToken.result),
         // A new machine or new scripts run the (idempotent) bootstrap again; a new pool changes `create`.
         triggers: [machine.id, scriptsHash],
+        addPreviousOutputInEnv: false,
       },
       { parent: this, dependsOn: scripts, deletedWith: machine.resource, customTimeouts: { create: `${BOOTSTRAP_SECONDS + 120}s`, update: `${BOOTSTRAP_SECONDS + 120}s` } },
     );

@@ -89,7 +89,20 @@ export interface CopyFolderArgs {
   triggers?: pulumi.Input<unknown>[];
   /** The machine the folder is on: the copy goes with it, without running anything there. */
   machine?: pulumi.Resource;
+  /**
+   * Keep the folder exactly as last applied, never reading localDir (a quarantined workshop's
+   * content): every input of both resources is ignored in favour of the state's, as the engine's
+   * ignoreChanges does for a resource it already has (pulumi/pulumi pkg/resource/deploy/
+   * step_generator.go, generateSteps: `if hasOld { processIgnoreChanges(inputs, oldInputs, ...) }`;
+   * the Node SDK sends the list as given, @pulumi/pulumi 3.248.0 runtime/resource.js
+   * `setIgnorechangesList`). A folder the state never had is not conjured up: it is created empty.
+   */
+  keep?: boolean;
 }
+
+/** Every input of the copy's two resources: what `keep` ignores. */
+const KEPT_COMMAND = ["connection", "create", "delete", "triggers", "addPreviousOutputInEnv"];
+const KEPT_COPY = ["connection", "source", "remotePath", "triggers"];
 
 /**
  * Copies a folder as two resources whatever its size: a command that makes the target folder (and
@@ -107,18 +120,22 @@ export function copyFolder(name: string, args: CopyFolderArgs, parent: pulumi.Re
       create: asRoot(args.sshUser, timeLimited(120, `sh -c ${shellQuote(`mkdir -p ${dir} && chown -R ${shellQuote(args.sshUser)} ${dir}`)}`)),
       delete: args.removeOnDelete ? asRoot(args.sshUser, timeLimited(600, `rm -rf ${dir}`)) : undefined,
       triggers: args.triggers,
+      addPreviousOutputInEnv: false,
     },
-    { parent, dependsOn: after, deletedWith: args.machine },
+    // Replaced in place (same folder: `pulumi up --replace`, a trigger edit), the old `rm -rf` must
+    // run first: created before it, the replacement's folder would be wiped by it.
+    { parent, dependsOn: after, deletedWith: args.machine, deleteBeforeReplace: args.removeOnDelete, ...(args.keep ? { ignoreChanges: KEPT_COMMAND } : {}) },
   );
   const copy = new command.remote.CopyToRemote(
     `${name}-copy`,
     {
       connection: args.connection,
-      source: new pulumi.asset.FileArchive(`${args.localDir.replace(/\/+$/, "")}/`),
+      source: args.keep ? new pulumi.asset.AssetArchive({}) : new pulumi.asset.FileArchive(`${args.localDir.replace(/\/+$/, "")}/`),
       remotePath: args.remoteDir,
-      triggers: [hashFolder(args.localDir)],
+      // A new folder (the -dirs command replaced: a new id) is filled again.
+      triggers: args.keep ? ["kept"] : [hashFolder(args.localDir), mkdir.id],
     },
-    { parent, dependsOn: [mkdir], deletedWith: args.machine },
+    { parent, dependsOn: [mkdir], deletedWith: args.machine, ...(args.keep ? { ignoreChanges: KEPT_COPY } : {}) },
   );
   return [mkdir, copy];
 }

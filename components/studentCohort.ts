@@ -121,6 +121,8 @@ export class StudentCohort extends pulumi.ComponentResource {
         stdin,
         // Progress (stderr) is logged; the results (stdout) are read from state, not the log.
         logging: "stderr",
+        // The last results never go back to the host (see components/README.md, "Remote commands").
+        addPreviousOutputInEnv: false,
       },
       {
         parent: this,

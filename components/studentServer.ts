@@ -16,6 +16,14 @@ export const STUDENT_SERVER = "wod:index:StudentServer";
 /** Every student server carries this tag; the shared firewall applies to it. */
 export const STUDENT_SERVER_TAG = "wod-student-server";
 
+/**
+ * The tag naming the stack a student server belongs to: two stacks may share one DigitalOcean
+ * account, and the reconcile looks for stray droplets among its own stack's only.
+ */
+export function stackTag(stack: string): string {
+  return doTag(`wod-stack:${stack}`);
+}
+
 export interface StudentServerArgs {
   /** The learner's server as the desired state decided it. */
   server: DesiredStudentServer;
@@ -56,6 +64,7 @@ export function declareStudentServer(name: string, args: StudentServerArgs): dig
       tags: [
         "wod",
         args.tag,
+        stackTag(pulumi.getStack()),
         doTag(`wod-owner:${s.learnerId}`),
         doTag(`wod-expires:${expires.toISOString().slice(0, 10)}`),
         ...(s.phase === "idle-warning" ? ["wod-idle-warning"] : []),

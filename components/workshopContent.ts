@@ -1,6 +1,7 @@
 // A workshop folder shipped to one machine at /opt/wod/workshops/<folder>/<contentHash>/.
 // Content-addressed: editing one notebook changes this workshop's hash, so only this workshop's
 // copy (and the accounts rendered from it) change; the old copy is removed after the new one is used.
+// A quarantined workshop's content is kept: declared as last applied, its folder never read.
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import type { DesiredContent } from "../infra/desired/types";
@@ -38,7 +39,8 @@ export class WorkshopContent extends pulumi.ComponentResource {
     // Both end up in an `rm -rf` path: accept only plain names.
     if (!/^WKSHP-[A-Za-z0-9_.-]+$/.test(c.folder)) throw new pulumi.ResourceError(`folder: "${c.folder}" is not a WKSHP-<Name> folder name`, this);
     if (!/^[A-Za-z0-9_-]{8,}$/.test(c.contentHash)) throw new pulumi.ResourceError(`contentHash: "${c.contentHash}" of ${c.folder} is not a hash`, this);
-    if (!fs.statSync(c.dir, { throwIfNoEntry: false })?.isDirectory()) throw new pulumi.ResourceError(`dir: ${c.dir} of ${c.folder} is not a folder`, this);
+    // A kept (quarantined) workshop's folder is never read: the machine keeps what it has.
+    if (!c.kept && !fs.statSync(c.dir, { throwIfNoEntry: false })?.isDirectory()) throw new pulumi.ResourceError(`dir: ${c.dir} of ${c.folder} is not a folder`, this);
 
     this.contentHash = c.contentHash;
     this.remoteDir = workshopDir(c.folder, c.contentHash);
@@ -53,6 +55,7 @@ export class WorkshopContent extends pulumi.ComponentResource {
         // A new hash is a new folder: replace (create the new one, delete the old one last).
         triggers: [c.contentHash],
         machine: args.machine,
+        keep: c.kept,
       },
       this,
       args.after,

@@ -19,13 +19,19 @@ export async function program() {
     // `pulumi preview` reads only (a pull request's preview may hold a read-only role, and its
     // unmerged catalog must never reach the database); the update of `pulumi up` migrates and syncs.
     const readOnly = pulumi.runtime.isDryRun();
-    const { catalog, snapshot } = await loadInputs({ config, db, readOnly, log: (m) => pulumi.log.info(m) });
+    // A quarantined workshop is a warning here: the others are planned and applied (README, "Quarantine").
+    const { catalog, kept, snapshot } = await loadInputs({ config, db, readOnly, log: (m) => pulumi.log.info(m), warn: (m) => pulumi.log.warn(m) });
     if (snapshot.registrations.length === 0 && snapshot.learners.length === 0 && process.env.WOD_ALLOW_EMPTY !== "1") {
       throw new EmptyDatabase(`${db.describe} has no registrations and no learners; refusing to plan a stack without them (set WOD_ALLOW_EMPTY=1 if that is really wanted)`);
     }
     const now = process.env.WOD_NOW ? new Date(process.env.WOD_NOW) : new Date();
-    const desired = restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config, now }), config.part, registrationLocations(snapshot));
+    const desired = restrictToPart(desiredState({ catalog: [...catalog.workshops, ...kept], quarantined: catalog.quarantined, snapshot, config, now }), config.part, registrationLocations(snapshot));
     for (const r of desired.rejected) pulumi.log.warn(`rejected ${r.kind} ${r.id}: ${r.reason}`);
+    // Under a plain `pulumi up` (the Kubernetes operator, by hand) a server no longer declared is
+    // only forgotten (retainOnDelete): say so, so it never keeps billing unseen.
+    for (const r of desired.transitions.removeServers) {
+      pulumi.log.warn(`student server of learner ${r.learnerId} is no longer declared (${r.reason}): its droplet is kept running until \`wod reconcile\` with DIGITALOCEAN_TOKEN snapshots and removes it`);
+    }
     return declare(desired, config);
   } finally {
     await db.close();

@@ -189,3 +189,39 @@ describe("a backend's release records", () => {
     expect(facts.rejected).toEqual([{ what: "student server of learner 7", address: "192.0.2.7", record: "-271821-04-20T00:00:00Z", reason: expect.stringMatching(/not a login time/) }]);
   });
 });
+
+describe("a registration for a quarantined workshop", () => {
+  let pg: TestPg;
+  beforeAll(async () => {
+    pg = await startPg();
+  });
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  it("is one rejection with the reason when there is nothing to keep; a kept workshop's learner keeps the account; the rest decides as usual", async () => {
+    const pool = await pg.fresh();
+    const config = stackConfig();
+    const notebook = (text: string) => JSON.stringify({ cells: [{ cell_type: "markdown", metadata: {}, source: [text] }], metadata: {}, nbformat: 4, nbformat_minor: 5 });
+    const good = { "WKSHP-A": { yml: wodYml("A") }, "WKSHP-B": { yml: wodYml("B", { range: [11, 20] }) }, "WKSHP-C": { yml: wodYml("C", { range: [21, 30] }) } };
+    await syncCatalog(pool, config, loadCatalog(writeCatalog(good), config).workshops);
+    const ids: Record<string, string> = {};
+    for (const w of ["A", "B", "C"]) {
+      const r = await register(pool, { email: `${w.toLowerCase()}@example.org`, workshop: w, startsAt: new Date(Date.now() - 60_000) });
+      if (!r.ok) throw new Error(r.message);
+      ids[w] = r.id;
+    }
+    // B left the catalog once (its row is marked out of it), then came back broken; C is broken now.
+    await syncCatalog(pool, config, loadCatalog(writeCatalog({ "WKSHP-A": good["WKSHP-A"], "WKSHP-C": good["WKSHP-C"] }), config).workshops);
+    const broken = { files: { "1-Lab.ipynb": notebook("{{ UNDEFINED_HERE }}") } };
+    const dir = writeCatalog({ "WKSHP-A": good["WKSHP-A"], "WKSHP-B": { ...good["WKSHP-B"], ...broken }, "WKSHP-C": { ...good["WKSHP-C"], ...broken } });
+    const { loadInputs } = await import("../infra/load");
+    const inputs = await loadInputs({ config: { ...config, workshopsDir: dir }, db: { pool, describe: "test", close: async () => {} } });
+    expect(inputs.catalog.quarantined.map((q) => q.name)).toEqual(["B", "C"]);
+    expect(inputs.kept.map((w) => w.name)).toEqual(["C"]);
+    const desired = desiredState({ catalog: [...inputs.catalog.workshops, ...inputs.kept], quarantined: inputs.catalog.quarantined, snapshot: inputs.snapshot, config, now: new Date() });
+    expect(desired.rejected).toEqual([{ kind: "registration", id: ids.B, reason: "workshop B is quarantined and has no good catalog sync to keep it from: no seats until it is fixed" }]);
+    expect(desired.accounts.map((a) => [a.registrationId, a.workshop])).toEqual([[ids.A, "A"], [ids.C, "C"]]);
+    expect(desired.contents.find((c) => c.workshop === "C")).toMatchObject({ kept: true, dir: "" });
+  });
+});

@@ -157,13 +157,28 @@ describe("messages an author can act on", () => {
 });
 
 describe("slots: ranges, capacity, pools", () => {
-  it("overlapping ranges of active workshops on one backend are refused; on different backends allowed", () => {
+  it("overlapping ranges of active workshops on one backend are an error of both, which are quarantined; on different backends allowed", () => {
     const dir = writeCatalog({
       "WKSHP-A": { yml: wodYml("A", { range: [1, 10] }) },
       "WKSHP-B": { yml: wodYml("B", { range: [10, 20] }) },
       "WKSHP-C": { yml: wodYml("C", { range: [1, 10], location: "us" }) },
     });
-    expect(errors(dir)).toEqual([expect.stringMatching(/WKSHP-B\/wod\.yml: range: range 10-20 overlaps A \(1-10\) on location eu: both are active, .*move one range/)]);
+    expect(errors(dir)).toEqual([
+      expect.stringMatching(/WKSHP-A\/wod\.yml: range: range 1-10 overlaps B \(10-20\) on location eu: both are active, .*move one range/),
+      expect.stringMatching(/WKSHP-B\/wod\.yml: range: range 10-20 overlaps A \(1-10\) on location eu: both are active, .*move one range/),
+    ]);
+    const catalog = loadCatalog(dir, config);
+    expect(catalog.quarantined.map((q) => q.name)).toEqual(["A", "B"]);
+    expect(catalog.workshops.map((w) => w.name)).toEqual(["C"]);
+  });
+
+  it("the rules between workshops apply among the healthy ones: a broken workshop's range takes nobody's slots", () => {
+    const dir = writeCatalog({
+      "WKSHP-A": { yml: wodYml("A", { range: [1, 10], capacity: "many" }) },
+      "WKSHP-B": { yml: wodYml("B", { range: [5, 15] }) },
+    });
+    expect(errors(dir)).toEqual([expect.stringMatching(/WKSHP-A\/wod\.yml: capacity: got "many"/)]);
+    expect(loadCatalog(dir, config).workshops.map((w) => w.name)).toEqual(["B"]);
   });
 
   it("overlaps involving an inactive workshop are warnings that say what happens", () => {

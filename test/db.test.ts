@@ -64,7 +64,9 @@ describe("database", () => {
     const startsAt = new Date("2026-11-23T09:00:00Z");
     const r = await register(pool, { email: "Ada@Example.org", workshop: "A", startsAt });
     expect(r).toMatchObject({ ok: true, workshop: "A", location: "eu", slot: 1, endsAt: new Date("2026-11-23T11:00:00Z") });
-    expect(await register(pool, { email: "b@example.org", workshop: "A" })).toMatchObject({ ok: true, location: "eu", slot: 2 });
+    expect(await register(pool, { email: "b@example.org", workshop: "A", startsAt })).toMatchObject({ ok: true, location: "eu", slot: 2 });
+    // A seat is taken for its window only: the next session, starting as this one ends, reuses slot 1.
+    expect(await register(pool, { email: "c@example.org", workshop: "A", startsAt: new Date("2026-11-23T11:00:00Z") })).toMatchObject({ ok: true, location: "eu", slot: 1 });
   });
 
   it("refuses with the reason: unknown, inactive, already registered, full", async () => {
@@ -145,7 +147,7 @@ describe("database", () => {
     await seedDemo(pool, new Date());
     const idle = (await pool.query("select id from learners where email = 'pia@example.org'")).rows[0].id;
     await pool.query("update student_servers set warned_at = now() where learner_id = $1", [idle]);
-    expect(await extendServer(pool, idle, 7)).toBeInstanceOf(Date);
+    expect(await extendServer(pool, idle, 7, dev)).toMatchObject({ ok: true, until: expect.any(Date) });
     const row = (await pool.query("select warned_at, extended_until > now() + interval '6 days' as kept from student_servers where learner_id = $1", [idle])).rows[0];
     expect(row).toEqual({ warned_at: null, kept: true });
     expect(await revokeServer(pool, idle)).toBe(true);

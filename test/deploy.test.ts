@@ -58,6 +58,11 @@ describe("the write-back CronJob", () => {
     const sdk = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).dependencies["@pulumi/pulumi"];
     expect(container.image.split(":")[1]).toBe(sdk);
   });
+
+  it("removes the student servers the operator's updates stop declaring: it has the DigitalOcean token", () => {
+    const token = container.env.find((e: { name: string }) => e.name === "DIGITALOCEAN_TOKEN");
+    expect(token?.valueFrom?.secretKeyRef).toEqual({ name: "wod-secrets", key: "digitaloceanToken" });
+  });
 });
 
 describe("the operator's Stacks", () => {

@@ -248,6 +248,19 @@ describe("student servers", () => {
     expect(d.transitions.removeServers).toEqual([]);
   });
 
+  it("an extension that has ended keeps nothing: the idle server is warned, then removed", () => {
+    const l = learner({ passed: granted });
+    const ended = server(l.id, { createdAt: ago(40 * DAY), lastSshAt: ago(30 * DAY), extendedUntil: ago(2 * DAY) });
+    const d = decide([], { learners: [l], studentServers: [ended] });
+    expect(d.studentServers[0]).toMatchObject({ phase: "idle-warning", expiresAt: new Date(NOW.getTime() + 3 * DAY).toISOString() });
+    expect(d.transitions.warnServers).toEqual([l.id]);
+    // Warned when the extension ran out, the warning period over: removed.
+    const warned = { ...ended, extendedUntil: ago(5 * DAY), warnedAt: ago(4 * DAY) };
+    const later = decide([], { learners: [l], studentServers: [warned] });
+    expect(later.studentServers).toEqual([]);
+    expect(later.transitions.removeServers).toEqual([{ learnerId: l.id, reason: "idle" }]);
+  });
+
   it("an admin revocation removes the server, and a removed server is not re-created by itself", () => {
     const l = learner({ passed: granted });
     const revoked = decide([], { learners: [l], studentServers: [server(l.id, { createdAt: ago(DAY), revokedAt: ago(HOUR) })] });

@@ -23,6 +23,15 @@ beforeAll(async () => {
       requests.push({ method: req.method!, path: req.url!, auth: req.headers.authorization, body });
       const reply = (status: number, json?: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(json === undefined ? "" : JSON.stringify(json));
       if (rateLimited) return reply(429, { id: "too_many_requests", message: "API Rate limit exceeded." });
+      const list = /^\/droplets\?tag_name=([^&]+)&per_page=(\d+)&page=(\d+)$/.exec(req.url!);
+      if (list && req.method === "GET") {
+        // 203 droplets carry the tag: a full first page and a short second one, as DigitalOcean pages them.
+        const [, tag, per, page] = list;
+        const all = Array.from({ length: 203 }, (_, i) => ({ id: 5000 + i, name: `wod-learner-${i}`, tags: [decodeURIComponent(tag), `wod-owner:${i}`] }));
+        const from = (Number(page) - 1) * Number(per);
+        const next = from + Number(per) < all.length ? { next: `${api}/droplets?tag_name=${tag}&per_page=${per}&page=${Number(page) + 1}` } : {};
+        return reply(200, { droplets: all.slice(from, from + Number(per)), links: { pages: next }, meta: { total: all.length } });
+      }
       const m = /^\/droplets\/(\d+)(\/actions|\/snapshots)?$/.exec(req.url!);
       if (m && !droplets.has(m[1])) return reply(404, { id: "not_found", message: "The resource you were accessing could not be found." });
       if (m && req.method === "GET" && !m[2]) return reply(200, { droplet: { id: Number(m[1]) } });
@@ -71,6 +80,13 @@ describe("digitalOceanRemover", () => {
   it("fails a snapshot whose action errors, so the droplet is not destroyed after it", async () => {
     actionEnd = "errored";
     await expect(remover().snapshot("4101", "wod-learner-7-2026-11-25")).rejects.toThrow(/snapshot wod-learner-7-2026-11-25 of droplet 4101: errored/);
+  });
+
+  it("lists every droplet with a tag, page after page", async () => {
+    const listed = await remover().tagged!("wod-student-server");
+    expect(listed).toHaveLength(203);
+    expect(listed[202]).toEqual({ id: "5202", name: "wod-learner-202", tags: ["wod-student-server", "wod-owner:202"] });
+    expect(requests.map((r) => r.path)).toEqual(["/droplets?tag_name=wod-student-server&per_page=200&page=1", "/droplets?tag_name=wod-student-server&per_page=200&page=2"]);
   });
 
   it("reports an API refusal with its status and message, never the token", async () => {

@@ -187,8 +187,8 @@ describe("wod notify", () => {
     const issues = loadCheckedCatalog(dir, configOf()).issues.filter((i) => i.severity === "error");
     expect(issues).toHaveLength(2);
     expect(issues).toEqual(expect.arrayContaining([
-      { file: `${path.basename(dir)}/WKSHP-Bad/wod-mail/ending-soon.txt`, field: "line 2", message: expect.stringMatching(/'HUB_URL' is undefined: a ending-soon text may use .*HUBURL/), severity: "error" },
-      { file: `${path.basename(dir)}/WKSHP-Bad/wod-mail/welcome.txt`, message: expect.stringMatching(/not a mail text/), severity: "error" },
+      { file: `${path.basename(dir)}/WKSHP-Bad/wod-mail/ending-soon.txt`, field: "line 2", message: expect.stringMatching(/'HUB_URL' is undefined: a ending-soon text may use .*HUBURL/), severity: "error", workshop: "WKSHP-Bad" },
+      { file: `${path.basename(dir)}/WKSHP-Bad/wod-mail/welcome.txt`, message: expect.stringMatching(/not a mail text/), severity: "error", workshop: "WKSHP-Bad" },
     ]));
   });
 
@@ -440,7 +440,7 @@ describe("wod notify", () => {
     }
     expect(messages).toMatchObject({ sent: 2 });
     expect(to("max@example.org")[1].mail.text).toContain(learnerPassword(SEED, r.id));
-    const text = renderReport({ stack: "test", exitCode: 0, outcome: "converged", message: "ok", phases: [], changes: {}, fastPath: false, rejected: [], guard: [], failures: [], unreachable: [], messages });
+    const text = renderReport({ stack: "test", exitCode: 0, outcome: "converged", message: "ok", phases: [], changes: {}, fastPath: false, rejected: [], quarantined: [], guard: [], failures: [], unreachable: [], messages });
     expect(text).toMatch(/notify: 2 sent, 0 failed .*\n {2}e-mails: 0 due, 1 scheduled, 0 failing, 2 sent/);
   });
 

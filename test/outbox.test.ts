@@ -147,7 +147,7 @@ describe("the outbox", () => {
     const l = (await pool.query("insert into learners (email, region) values ('lin@example.org', 'fra1') returning id::text")).rows[0].id;
     await pool.query("insert into student_servers (learner_id, droplet_id, ipv4, region) values ($1, 'd1', '192.0.2.7', 'fra1')", [l]);
     await pool.query("update student_servers set warned_at = '2026-12-01T09:00:00Z' where learner_id = $1", [l]);
-    await extendServer(pool, l, 7); // clears the warning
+    await extendServer(pool, l, 7, config); // clears the warning
     await pool.query("update student_servers set warned_at = '2026-12-20T09:00:00Z' where learner_id = $1", [l]);
     await revokeServer(pool, l);
     await pool.query("update student_servers set snapshot_id = 'snap-9', snapshot_at = now() where learner_id = $1", [l]);

@@ -56,7 +56,7 @@ describe("wod plan on the embedded demo database", () => {
     expect(p.counts).toMatchObject({ backends: 1, accounts: 14, studentServers: 3, rejected: 2 });
     expect(p.accounts).toHaveLength(p.counts.accounts);
     expect(p.stack).toBe("dev");
-    expect(p.seats).toContainEqual({ workshop: "Python101", location: "dev", used: 7, seats: 20, ending: 1, slots: "1-20" });
+    expect(p.seats).toContainEqual({ workshop: "Python101", location: "dev", used: 7, seats: 20, ending: 1, slots: "1-20", later: 0, peak: 7 });
     expect(p.nextSync).toEqual({ migrations: [], catalog: [] });
     expect(r.stderr).toMatch(/seeded demo data/);
   }, 120_000);
@@ -83,7 +83,10 @@ describe("wod plan on the embedded demo database", () => {
     expect(r.stdout).not.toMatch(/student1 |registration \d|learner \d/);
     const j = await plan(["--summary", "--json"]);
     const s = JSON.parse(j.stdout);
-    expect(Object.keys(s).sort()).toEqual(["counts", "decidedAt", "nextSync", "rejected", "seats", "stack", "studentServers", "transitions"]);
+    expect(Object.keys(s).sort()).toEqual(["counts", "decidedAt", "messages", "nextSync", "quarantined", "rejected", "seats", "stack", "studentServers", "transitions"]);
+    // The demo's learners' e-mails wait: the dev stack has no wod:smtp.
+    expect(s.messages).toMatchObject({ smtp: false, sent: 0 });
+    expect(s.messages.due + s.messages.later).toBeGreaterThan(0);
     expect(s.transitions).toEqual({ expiredRegistrations: 1, warnServers: 1, removeServers: 1 });
   }, 120_000);
 
@@ -96,12 +99,53 @@ describe("wod plan on the embedded demo database", () => {
     expect(JSON.parse(r.stdout).counts).toMatchObject({ contents: 1, accounts: 0, studentServers: 3 });
   }, 120_000);
 
-  it("a broken catalog from --workshops exits 1, names the problem and writes nothing", async () => {
-    const dir = writeCatalog({ "WKSHP-A": { yml: wodYml("A", { location: "dev", range: [50, 70] }) } });
-    const r = await plan(["--workshops", dir]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/WKSHP-A\/wod\.yml: range: .*50-70.*slot pool 1-60/);
+  it("a catalog folder that does not exist is bad input: exit 2 (as the README says), and nothing is written", async () => {
+    const r = await plan(["--workshops", path.join(os.tmpdir(), "no-such-catalog-here")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--workshops \S*no-such-catalog-here: no such folder/);
     expect(fs.existsSync(path.join(r.dataDir, "pg"))).toBe(false);
+  }, 120_000);
+
+  it("a broken active workshop: the healthy ones are planned, it is listed with every error of every file, and the plan exits 1", async () => {
+    const notebook = (...lines: string[]) => JSON.stringify({ cells: [{ cell_type: "markdown", metadata: {}, source: lines }], metadata: {}, nbformat: 4, nbformat_minor: 5 }, null, 1);
+    const lab = notebook("{{ FIRST_MISSING }}\n", "{{ hostvars[inventory_hostname]['IP-WKSHP-Elsewhere'] }}\n");
+    const lineOf = (needle: string) => lab.slice(0, lab.indexOf(needle)).split("\n").length;
+    const dir = writeCatalog({
+      "WKSHP-Fine": { yml: wodYml("Fine", { location: "dev", range: [1, 10] }) },
+      "WKSHP-Broken": { yml: wodYml("Broken", { location: "dev", range: [50, 70], capacity: "lots" }), files: { "1-Lab.ipynb": lab, "2-Bad.ipynb": "{ not json" } },
+      "WKSHP-Retired": { yml: wodYml("Retired", { location: "dev", range: [11, 20], active: false }), files: { "1-Lab.ipynb": notebook("{{ RETIRED_MISSING }}") } },
+    });
+    const r = await plan(["--workshops", dir]);
+    noStackTrace(r.stderr);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/└─ workshop Fine +0\/5 seats used, slots 1-10/);
+    expect(r.stdout).not.toMatch(/─ workshop (Broken|Retired)/);
+    expect(r.stdout).toMatch(/^quarantined workshops \(2: 1 active, 1 inactive\): not planned from their folders, closed for registration$/m);
+    const section = r.stdout.slice(r.stdout.indexOf("  Broken (active)"), r.stdout.indexOf("  Retired (inactive)"));
+    expect(section).toMatch(/^  Broken \(active\): no good sync of it to keep: no seats; 5 errors:$/m);
+    // wod.yml's errors and the templates' errors, all of them, each with its line.
+    expect(section).toMatch(/error: .*WKSHP-Broken\/wod\.yml: capacity: got "lots"/);
+    expect(section).toMatch(/error: .*WKSHP-Broken\/wod\.yml: range: range 50-70 is outside the slot pool 1-60 of location dev/);
+    expect(section).toContain(`WKSHP-Broken/1-Lab.ipynb: line ${lineOf("FIRST_MISSING")}: 'FIRST_MISSING' is undefined: a value of your platform: set it in the stack's wod:variables`);
+    expect(section).toContain(`WKSHP-Broken/1-Lab.ipynb: line ${lineOf("IP-WKSHP-Elsewhere")}: 'hostvars[inventory_hostname]['IP-WKSHP-Elsewhere']' is undefined: only this workshop's own appliance address`);
+    expect(section).toContain("wod:variables: {IP-WKSHP-Elsewhere: 10.0.0.5}");
+    expect(section).toMatch(/error: .*WKSHP-Broken\/2-Bad\.ipynb: .*not valid JSON/);
+    expect(r.stdout).toMatch(/^  Retired \(inactive\): no good sync of it to keep: no seats; 1 error \(warnings: it is inactive\):\n    warning: .*WKSHP-Retired\/1-Lab\.ipynb: line \d+: inactive workshop, quarantined: 'RETIRED_MISSING' is undefined/m);
+    expect(r.stderr).toMatch(/wod: 2 workshop\(s\) quarantined, not planned from their folders: active Broken; inactive Retired \(exit 1: fix the active ones before merging\)/);
+    const j = JSON.parse((await plan(["--workshops", dir, "--json"])).stdout);
+    expect(j.quarantined.map((q: { workshop: string; active: boolean; kept: boolean; errors: string[] }) => [q.workshop, q.active, q.kept, q.errors.length])).toEqual([["Broken", true, false, 5], ["Retired", false, false, 1]]);
+  }, 120_000);
+
+  it("a broken inactive workshop is a warning named as such: the plan exits 0", async () => {
+    const dir = writeCatalog({
+      "WKSHP-Fine": { yml: wodYml("Fine", { location: "dev", range: [1, 10] }) },
+      "WKSHP-Retired": { yml: wodYml("Retired", { location: "dev", range: [11, 20], active: false, capacity: -3 }) },
+    });
+    const r = await plan(["--workshops", dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^warning: .*WKSHP-Retired\/wod\.yml: capacity: inactive workshop, quarantined: got -3/m);
+    expect(r.stderr).not.toMatch(/^error:/m);
+    expect(r.stdout).toMatch(/└─ workshop Fine/);
   }, 120_000);
 
   it("an unreachable database is one line and exit 2, with the password hidden", async () => {

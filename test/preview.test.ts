@@ -29,6 +29,11 @@ void dryRun(true);
 /** The catalog merged on main (A and B), and a branch's (A changed, B gone). */
 const mainCatalog = writeCatalog({ "WKSHP-A": { yml: wodYml("A", { range: [1, 10] }) }, "WKSHP-B": { yml: wodYml("B", { range: [11, 20] }) } });
 const branchCatalog = writeCatalog({ "WKSHP-A": { yml: wodYml("A", { range: [1, 10], capacity: 8 }) } });
+/** A branch that breaks A (its live learner's workshop) and keeps B. */
+const brokenCatalog = writeCatalog({
+  "WKSHP-A": { yml: wodYml("A", { range: [1, 10] }), files: { "1-Lab.ipynb": '{"cells": [], "nbformat": 4, "x": "{{ NOT_DEFINED }}"}' } },
+  "WKSHP-B": { yml: wodYml("B", { range: [11, 20] }) },
+});
 
 function configure(workshopsDir: string) {
   pulumi.runtime.setAllConfig(
@@ -94,6 +99,26 @@ describe("the stack program", () => {
     process.env.DATABASE_URL = owner;
     await program();
     expect(await workshops(pool)).toEqual(before);
+  });
+
+  it("a quarantined workshop is a warning, never a stop: preview and up declare the rest and keep its learner's cohort", async () => {
+    for (const preview of [true, false]) {
+      const { pool, owner } = await platform();
+      const before = (await pool.query("select content_hash, catalog from workshops where name = 'A'")).rows[0];
+      await dryRun(preview);
+      configure(brokenCatalog);
+      process.env.DATABASE_URL = owner;
+      const warn = vi.spyOn(pulumi.log, "warn");
+      const outputs = (await program()) as unknown as { cohorts: Record<string, unknown> };
+      expect(Object.keys(outputs.cohorts).sort(), `preview ${preview}`).toEqual(["eu-WKSHP-A-s0", "eu-WKSHP-B-s0"]);
+      expect(warn.mock.calls.map((c) => c[0])).toContainEqual(
+        expect.stringMatching(/^quarantined: workshop A \(active\): 1 error in WKSHP-A, first: .*1-Lab\.ipynb: line 1: 'NOT_DEFINED' is undefined.*; kept as last synced \(content [0-9a-f]{12}\), closed for registration$/),
+      );
+      warn.mockRestore();
+      // Neither a preview nor the up's sync rewrites what A's last good sync left.
+      expect((await pool.query("select content_hash, catalog from workshops where name = 'A'")).rows[0]).toEqual(before);
+      expect((await pool.query("select count(*)::int as n from quarantined_workshops")).rows[0].n).toBe(preview ? 0 : 1);
+    }
   });
 
   it("the update of pulumi up (not a dry run) syncs the catalog", async () => {

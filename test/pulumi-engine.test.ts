@@ -16,14 +16,22 @@ fs.writeFileSync(
   path.join(bin, "pulumi"),
   `#!/bin/sh
 echo "$*" >> "${calls}"
+stack=""; prev=""; for a in "$@"; do [ "$prev" = "--stack" ] && stack="$a"; prev="$a"; done
 case "$1 $2" in
   "version "*) echo "v3.248.0" ;;
   "stack select")
-    if [ "$4" = "acme/wod/prod" ]; then exit 0; fi
+    case "$4" in acme/wod/prod|acme/wod/hangs|acme/wod/works) exit 0 ;; esac
     echo "error: no stack named '$4' found" >&2; exit 255 ;;
   "stack output") echo "{}" ;;
-  "stack export") echo '{"version": 3, "deployment": {}}' ;;
-  "preview "*|"up "*) echo "error: the engine failed on purpose" >&2; exit 255 ;;
+  "stack export") echo '{"version": 3, "deployment": {"resources": [{"urn": "urn:pulumi:prod::wod::command:remote:Command::x", "type": "command:remote:Command", "outputs": {"stdout": "{}"}}]}}' ;;
+  "stack history") echo "[]" ;;
+  "preview "*|"up "*)
+    case "$stack" in
+      acme/wod/works) exit 0 ;;
+      # An update that only ends when asked to: SIGINT is the CLI's graceful cancel.
+      acme/wod/hangs) trap 'echo "got SIGINT" >> "${calls}"; kill $!; exit 255' INT; sleep 60 & wait; exit 0 ;;
+    esac
+    echo "error: the engine failed on purpose" >&2; exit 255 ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 `,
@@ -62,6 +70,32 @@ describe("the Pulumi engine driver", () => {
     await expect(assertStackExists("acme/wod/typo", ROOT)).rejects.toBeInstanceOf(StackMissing);
     expect(logged().some((l) => /^(preview|up|stack init)/.test(l))).toBe(false);
   });
+
+  it("an up past its time limit is cancelled through its signal (the CLI gets SIGINT), never with pulumi cancel", async () => {
+    fs.writeFileSync(calls, "");
+    const engine = pulumiEngine({ stack: "acme/wod/hangs", workDir: ROOT, log: () => {} });
+    const deadline = new AbortController();
+    // The time limit strikes while the update runs (once the CLI has been started).
+    const started = setInterval(() => fs.readFileSync(calls, "utf8").includes("\nup ") && deadline.abort(), 50);
+    const up = await engine.up(program, { signal: deadline.signal }).finally(() => clearInterval(started));
+    expect(up.ok).toBe(false);
+    expect(logged()).toContain("got SIGINT");
+    expect(logged().some((l) => /^cancel\b/.test(l))).toBe(false);
+  }, 60_000);
+
+  it("reads the state and the update's summary without decrypting secrets; only the outputs (the credentials) are read decrypted", async () => {
+    fs.writeFileSync(calls, "");
+    const engine = pulumiEngine({ stack: "acme/wod/works", workDir: ROOT, log: () => {} });
+    const up = await engine.up(program);
+    expect(up).toMatchObject({ ok: true, state: [{ type: "command:remote:Command", outputs: { stdout: "{}" } }] });
+    expect(await engine.state()).toHaveLength(1);
+    const lines = logged();
+    for (const read of ["stack export", "stack history"]) {
+      expect(lines.filter((l) => l.startsWith(read)), read).not.toEqual([]);
+      for (const l of lines.filter((x) => x.startsWith(read))) expect(l, read).not.toMatch(/--show-secrets/);
+    }
+    expect(lines.filter((l) => l.startsWith("stack output")).some((l) => /--show-secrets/.test(l))).toBe(true);
+  }, 60_000);
 
   it("wod reconcile on a stack that does not exist stops with exit 2 and that reason, without touching the database", async () => {
     const run = promisify(execFile)(process.execPath, [path.join(ROOT, "infra/cli/bin.js"), "reconcile", "--stack", "prod"], {

@@ -355,6 +355,38 @@ describe("workshop folders: WoD's file rule, notebooks, files and links", () => 
     expect(fs.existsSync(fresh)).toBe(false);
   });
 
+  it("checkFolder reports every undefined variable of a file, each at its first use, in one run", () => {
+    const lab = [
+      "{{ STDID }} {{ MISSING_A }}", // 1
+      "{{ MISSING_A }}", // 2: the same variable again: reported once
+      "{% if MODEWS == 'CHLG' %}{{ hostvars[inventory_hostname]['IP-WKSHP-Other'] }}{% endif %}", // 3
+      "{{ MISSING_B | upper }}", // 4
+      "{{ hostvars['h'].MISSING_C }}", // 5
+    ].join("\n");
+    const dir = workshop({ "lab.py": lab, "run.sh": "echo {{ ONLY_HERE }}\n" });
+    expect(checkFolder(dir, VARS)).toEqual([
+      { file: "lab.py", line: 1, reason: "'MISSING_A' is undefined" },
+      { file: "lab.py", line: 3, reason: "'hostvars[inventory_hostname]['IP-WKSHP-Other']' is undefined" },
+      { file: "lab.py", line: 4, reason: "'MISSING_B' is undefined" },
+      { file: "lab.py", line: 5, reason: "'hostvars['h'].MISSING_C' is undefined" },
+      { file: "run.sh", line: 1, reason: "'ONLY_HERE' is undefined" },
+    ]);
+    // Declaring them all fixes the file: nothing else was hiding behind them.
+    expect(checkFolder(dir, { ...VARS, MISSING_A: "a", "IP-WKSHP-Other": "192.0.2.9", MISSING_B: "b", MISSING_C: "c", ONLY_HERE: "x" })).toEqual([]);
+  });
+
+  it("a problem found only once an undefined variable was stood in for says so; activation still fails on the first", () => {
+    const dir = workshop({ "lab.py": "{{ NOPE }}\n{{ 1 + }}" });
+    // A syntax error is found before anything renders: it is reported alone, as the only problem.
+    expect(checkFolder(dir, VARS).map((p) => p.line)).toEqual([2]);
+    const typed = workshop({ "lab.py": "{{ PORT_BASE }}\n{{ PORT_BASE + 1 }}\n" });
+    expect(checkFolder(typed, VARS)).toEqual([
+      { file: "lab.py", line: 1, reason: "'PORT_BASE' is undefined" },
+      { file: "lab.py", line: 2, reason: expect.stringMatching(/\(found with stand-ins for the undefined variables above\)$/) },
+    ]);
+    expect(() => renderFolder(typed, destination(), VARS)).toThrow(/^lab\.py:1: 'PORT_BASE' is undefined$/);
+  });
+
   it("replaces a complete destination with the new rendering", () => {
     const dir = workshop({ "lab.py": "{{ STDID }}" });
     const dest = destination();

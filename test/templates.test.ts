@@ -169,3 +169,47 @@ describe("rendering as the host renders (components/host/render.js)", () => {
     expect(errs.map((i) => i.message)).toEqual([expect.stringMatching(/DEV_ONLY.* \(at location eu\)/)]);
   });
 });
+
+describe("a workshop in error: every error of every file at once", () => {
+  const render = () => loadRenderer();
+  const errorsOf = (dir: string, cfg = config) => loadCheckedCatalog(dir, cfg, render()).issues.filter((i) => i.severity === "error").map(formatIssue);
+
+  it("a wod.yml error no longer hides the templates' errors, rendered with what the wod.yml could tell", () => {
+    const lab = notebook("Port {{ HTTPPORT }} for student{{ STDID }}", "{{ ONE }} {{ TWO }}");
+    const yml = wodYml("A", { capacity: "many", range: [5, 9], appliance: { ports: { http: 14151 } } });
+    const errs = errorsOf(writeCatalog({ "WKSHP-A": { yml, files: { "1-Lab.ipynb": lab } } }));
+    expect(errs).toEqual([
+      expect.stringMatching(/WKSHP-A\/wod\.yml: capacity: got "many"/),
+      expect.stringMatching(new RegExp(`WKSHP-A/1-Lab\\.ipynb: line ${lineOf(lab, "ONE")}: 'ONE' is undefined`)),
+      expect.stringMatching(new RegExp(`WKSHP-A/1-Lab\\.ipynb: line ${lineOf(lab, "TWO")}: 'TWO' is undefined`)),
+    ]);
+  });
+
+  it("a field in error offers what it could have provided: no false PASSSTU or appliance address errors", () => {
+    const files = { "0-ReadMeFirst.ipynb": notebook("{{ PASSSTU }} on {{ hostvars[inventory_hostname]['IP-WKSHP-A'] }}") };
+    const unreadable = errorsOf(writeCatalog({ "WKSHP-A": { yml: "name: A\nactive: [true\n", files } }));
+    expect(unreadable).toEqual([expect.stringMatching(/WKSHP-A\/wod\.yml: invalid YAML/)]);
+    const badFlags = errorsOf(writeCatalog({ "WKSHP-A": { yml: wodYml("A", { varpass: "yes", appliance: { ports: "none" } }), files } }));
+    expect(badFlags).toEqual([expect.stringMatching(/wod\.yml: varpass: got "yes"/), expect.stringMatching(/wod\.yml: appliance\.ports: got "none"/)]);
+    // A field that holds is taken as it is: varpass absent means no PASSSTU, as in WoD.
+    const absent = errorsOf(writeCatalog({ "WKSHP-A": { yml: wodYml("A", { capacity: -1 }), files: { "0-ReadMeFirst.ipynb": notebook("{{ PASSSTU }}") } } }));
+    expect(absent).toContainEqual(expect.stringMatching(/'PASSSTU' is undefined: .*add varpass: true/));
+  });
+
+  it("hints: a hyphenated IP-WKSHP-* or *PORT-WKSHP-* name is a wod:variables entry; a stack-specific value is not an appliance port", () => {
+    const lab = notebook(
+      "{{ hostvars[inventory_hostname]['IP-WKSHP-A'] }}",
+      "{{ hostvars[inventory_hostname]['HTTPPORT-WKSHP-A'] }}",
+      "{{ SHAREDPORT }}",
+    );
+    const errs = errorsOf(writeCatalog({ "WKSHP-A": { yml: wodYml("A"), files: { "1-Lab.ipynb": lab } } }));
+    expect(errs).toEqual([
+      expect.stringMatching(/'hostvars\[inventory_hostname\]\['IP-WKSHP-A'\]' is undefined: WoD's backend inventory defined IP-WKSHP-A; .*set it in the stack's wod:variables \(wod:variables: \{IP-WKSHP-A: 10\.0\.0\.5\}; a name may hold '-'\); if the workshop has an appliance of its own, add an appliance block/),
+      expect.stringMatching(/'hostvars\[inventory_hostname\]\['HTTPPORT-WKSHP-A'\]' is undefined: a port WoD's backend inventory defined, the same for every learner: a stack-specific value, not an appliance port: set it in the stack's wod:variables \(wod:variables: \{HTTPPORT-WKSHP-A: 8080\}/),
+      expect.stringMatching(/'SHAREDPORT' is undefined: this workshop has no appliance, so SHAREDPORT is a stack-specific value .*not an appliance port: set it in the stack's wod:variables/),
+    ]);
+    // Set as the hints say, they render.
+    const cfg = stackConfig({ variables: { "IP-WKSHP-A": "10.0.0.5", "HTTPPORT-WKSHP-A": "8080", SHAREDPORT: "9000" } });
+    expect(errorsOf(writeCatalog({ "WKSHP-A": { yml: wodYml("A"), files: { "1-Lab.ipynb": lab } } }), cfg)).toEqual([]);
+  });
+});

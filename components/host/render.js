@@ -128,10 +128,12 @@ class Float {
 // An undefined value: printing or computing with it is an error naming `name`. The lenient kind
 // is Jinja's `a if false` without else, which prints as ''.
 class Undefined {
-  constructor(name, hint, strict = true) {
+  constructor(name, hint, strict = true, variable = null) {
     this.name = name;
     this.hint = hint;
     this.strict = strict;
+    // The caller's variable that would define it (a name, or a hostvars key), for checkFolder.
+    this.variable = variable;
   }
   get reason() {
     return this.hint || `'${this.name}' is undefined`;
@@ -177,10 +179,15 @@ function seqKind(v) {
 
 // Strict undefined values fail wherever they are used; lenient ones only in arithmetic.
 function need(v) {
-  if (v instanceof Undefined && v.strict) fail(v.reason);
+  if (v instanceof Undefined && v.strict) failUndefined(v);
 }
 function needValue(v) {
-  if (v instanceof Undefined) fail(v.strict ? v.reason : 'an undefined value (an inline if without else)');
+  if (v instanceof Undefined) v.strict ? failUndefined(v) : fail('an undefined value (an inline if without else)');
+}
+function failUndefined(v) {
+  const problem = new Problem(v.reason);
+  problem.variable = v.variable;
+  throw problem;
 }
 
 const isNumber = (v) => typeof v === 'number' || typeof v === 'boolean' || v instanceof Float;
@@ -206,10 +213,13 @@ function fromJs(v, depth, where) {
   }
   throw new TypeError(`template variable ${where} is not plain JSON data`);
 }
+// The caller's variables (what hostvars[any] is): a key missing from one is a variable to report.
+const CONTEXTS = new WeakSet();
 function contextOf(vars) {
   if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) throw new TypeError('template variables must be a plain object');
   const context = new Map();
   for (const name of Object.keys(vars)) if (vars[name] !== undefined) context.set(name, fromJs(vars[name], 1, name));
+  CONTEXTS.add(context);
   return context;
 }
 
@@ -400,7 +410,7 @@ function repr(v) {
       }
       return put('}');
     }
-    if (x instanceof Undefined) fail(x.strict ? x.reason : 'cannot print an undefined value inside a list or dict');
+    if (x instanceof Undefined) x.strict ? failUndefined(x) : fail('cannot print an undefined value inside a list or dict');
     fail(`cannot print ${typeName(x)}`);
   };
   walk(v);
@@ -732,7 +742,8 @@ function getItem(obj, key, describe) {
   if (obj instanceof HostVars) return obj.vars;
   if (obj instanceof Map) {
     const k = dictKey(key);
-    return typeof k !== 'symbol' && obj.has(k) ? obj.get(k) : new Undefined(describe());
+    if (typeof k !== 'symbol' && obj.has(k)) return obj.get(k);
+    return new Undefined(describe(), null, true, CONTEXTS.has(obj) && typeof k === 'string' ? k : null);
   }
   if (Array.isArray(obj) && !ITERATORS.has(obj) && isInt(key)) {
     const i = num(key) < 0 ? num(key) + obj.length : num(key);
@@ -2059,7 +2070,7 @@ class Renderer {
     for (let s = scope; s; s = s.parent) if (s.vars.has(node.name)) return s.vars.get(node.name);
     if (node.name === 'hostvars') return this.hostvars;
     if (JINJA_GLOBALS.has(node.name)) fail(`'${node.name}' ${IS_NOT_SUPPORTED}`, node.line);
-    return new Undefined(node.name);
+    return new Undefined(node.name, null, true, node.name);
   }
   args(nodes, scope) {
     return nodes.map((n) => this.expr(n, scope));
@@ -2166,7 +2177,7 @@ class Renderer {
       fail(`'${this.describe(n)}' is a Python ${typeName(obj)} method or attribute; those ${ARE_NOT_SUPPORTED} (use a filter, or ['${name}'] for a key)`);
     }
     if (obj instanceof Map && obj.has(name)) return obj.get(name);
-    return new Undefined(this.describe(n));
+    return new Undefined(this.describe(n), null, true, obj instanceof Map && CONTEXTS.has(obj) ? name : null);
   }
 }
 
@@ -2186,7 +2197,7 @@ function renderText(text, context, notebook, file) {
     return renderer.run(body);
   } catch (e) {
     const line = (e && e.line) || (renderer ? renderer.line : 1);
-    if (e instanceof Problem) throw new TemplateError(file, line, e.reason);
+    if (e instanceof Problem) throw Object.assign(new TemplateError(file, line, e.reason), e.variable ? { variable: e.variable } : {});
     if (e instanceof RangeError) throw new TemplateError(file, line, 'the template is too complex to render (nesting or size)');
     if (e instanceof TypeError) throw new TemplateError(file, line, `internal error of wod's renderer: ${e.message}`); // a bug: report it, never crash the plan
     throw e;
@@ -2326,6 +2337,13 @@ function jsonErrorOffset(s) {
   }
 }
 
+// Undefined variables checkFolder stands in for in one file before it gives up on the rest.
+const MAX_STAND_INS = 100;
+
+// Every problem of every file. An undefined variable does not hide the next one: it is reported,
+// then stood in for (a placeholder text) and the file rendered again, so an author sees every
+// undefined variable of a file, each at its first use, in one run. A problem found only with a
+// stand-in in place says so (it may come from the placeholder).
 function checkFolder(srcDir, vars) {
   const context = contextOf(vars);
   const problems = [];
@@ -2333,11 +2351,24 @@ function checkFolder(srcDir, vars) {
     if (entry.kind === 'symlink') problems.push({ file: entry.rel, line: 0, reason: 'symlink, not copied' });
     else if (entry.kind === 'other') problems.push({ file: entry.rel, line: 0, reason: 'not a regular file, not copied' });
     if (entry.kind !== 'file' || !isRendered(entry.rel)) continue;
-    try {
-      renderFile(entry.abs, entry.rel, context);
-    } catch (e) {
-      if (e instanceof TemplateError) problems.push({ file: e.file, line: e.line, reason: e.reason });
-      else problems.push({ file: entry.rel, line: 0, reason: `cannot read the file (${e.code || 'error'})` });
+    const standIns = new Map();
+    let withStandIns = context;
+    for (let n = 0; ; n++) {
+      try {
+        renderFile(entry.abs, entry.rel, withStandIns);
+        break;
+      } catch (e) {
+        if (!(e instanceof TemplateError)) {
+          problems.push({ file: entry.rel, line: 0, reason: `cannot read the file (${e.code || 'error'})` });
+          break;
+        }
+        if (e.variable && standIns.has(e.variable)) break; // a stand-in that does not take (never expected)
+        const found = n > 0 && !e.variable ? ' (found with stand-ins for the undefined variables above)' : '';
+        problems.push({ file: e.file, line: e.line, reason: e.reason + found });
+        if (!e.variable || n >= MAX_STAND_INS) break;
+        standIns.set(e.variable, `sample-${e.variable}`);
+        withStandIns = contextOf(Object.fromEntries([...Object.entries(vars), ...standIns]));
+      }
     }
   }
   return problems;

@@ -1,20 +1,30 @@
 // Loads workshops/WKSHP-*/ folders into validated workshops, collecting every problem
 // (file, field, reason) instead of stopping at the first. Takes WoD's wod.yml as WoD publishes it.
+// A workshop with errors of its own is quarantined (quarantine.ts); the others load as usual.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isMap, parseDocument } from "yaml";
+import type { z } from "zod";
 import { defaultLocations, imageProblem, type LocationConfig, sizeProblem, type StackConfig } from "../config";
 import { plainIssues, show } from "./plain";
-import { checkCatalog, reportFlags } from "./rules";
+import { quarantine, type QuarantinedWorkshop } from "./quarantine";
+import { checkBetween, checkWorkshop, reportFlags } from "./rules";
 import { type Appliance, ApplianceSpec, type CatalogIssue, type Machine, type PerProvider, WOD_RULES, type Workshop, WodYml } from "./schema";
 
 export interface Catalog {
+  /** Workshops without errors of their own: planned from their folders. */
   workshops: Workshop[];
+  /** Workshops with errors of their own: never planned from their folders (see quarantine.ts). */
+  quarantined: QuarantinedWorkshop[];
+  /** Every problem found, in one list: errors (each an active workshop's, or the catalog's), warnings, info. */
   issues: CatalogIssue[];
 }
 
 export const hasErrors = (issues: CatalogIssue[]) => issues.some((i) => i.severity === "error");
+
+/** Errors of the catalog as a whole (its folder cannot be read): nothing can be planned from it. */
+export const catalogErrors = (c: Pick<Catalog, "issues">) => c.issues.filter((i) => i.severity === "error" && !i.workshop);
 
 /** The part after `WKSHP-` is the workshop's identity: the database and commands key on it. */
 const FOLDER = /^WKSHP-([A-Za-z0-9][A-Za-z0-9_.-]*)$/;
@@ -26,14 +36,43 @@ const MAX_ALIASES = 50;
 /** Appliance sizes used when neither the wod.yml nor the location names one. */
 export const DEFAULT_APPLIANCE_SIZE = { digitalocean: "s-2vcpu-4gb", aws: "t3.medium" } as const;
 
-/** Loads and checks every workshop folder under dir against the stack config. */
-export function loadCatalog(dir: string, config: StackConfig): Catalog {
+/** What a workshop's wod.yml could not say, so a render check of its templates assumes the lenient value. */
+export interface Lenient {
+  /** varpass or ldap could not be read: PASSSTU may be available. */
+  password: boolean;
+  /** The appliance block could not be read: the workshop may have an appliance address. */
+  applianceAddress: boolean;
+  /** The range (or the placement) could not be read: the rules about slots and ports cannot be checked. */
+  range: boolean;
+}
+
+/** The render check of one workshop (its templates' problems as errors), given by loadCheckedCatalog. */
+export type TemplateCheck = (w: Workshop, lenient?: Lenient) => CatalogIssue[];
+
+/** One workshop folder as loaded: the workshop when its wod.yml holds, and its own problems either way. */
+interface Loaded {
+  name: string;
+  folder: string;
+  workshop?: Workshop;
+  raw?: Record<string, unknown>;
+  /** What the render check renders with: the workshop, or what its wod.yml could tell. */
+  draft: Workshop;
+  lenient?: Lenient;
+  /** Its own errors (and warnings), every one. */
+  issues: CatalogIssue[];
+}
+
+/**
+ * Loads and checks every workshop folder under dir against the stack config. A workshop with
+ * errors of its own (folder, wod.yml, templates when checkTemplates is given, the rules it breaks
+ * against the config) is quarantined; the rules between workshops apply among the others.
+ */
+export function loadCatalog(dir: string, config: StackConfig, checkTemplates?: TemplateCheck): Catalog {
   const issues: CatalogIssue[] = [];
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    return { workshops: [], issues: [{ file: dir, message: "catalog folder not found; check wod:workshopsDir or --workshops", severity: "error" }] };
+    return { workshops: [], quarantined: [], issues: [{ file: dir, message: "catalog folder not found; check wod:workshopsDir or --workshops", severity: "error" }] };
   }
-  const workshops: Workshop[] = [];
-  const raws = new Map<string, Record<string, unknown>>();
+  const loaded: Loaded[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name.startsWith(".")) continue;
     const folder = path.join(dir, entry.name);
@@ -46,25 +85,44 @@ export function loadCatalog(dir: string, config: StackConfig): Catalog {
       issues.push({ file: rel(dir, folder), message: "not a workshop folder (expected WKSHP-<Name>), ignored", severity: "warning" });
       continue;
     }
-    const loaded = loadWorkshop(dir, folder, config, issues);
-    if (loaded) {
-      workshops.push(loaded.workshop);
-      raws.set(loaded.workshop.name, loaded.raw);
-    }
+    loaded.push(loadWorkshop(dir, folder, config));
   }
-  issues.push(...checkCatalog(workshops, config, (w) => rel(dir, path.join(w.dir, "wod.yml"))));
+  for (const l of loaded) {
+    // The rules against the config too, as far as a wod.yml in error tells: every error at once.
+    if (l.workshop || !l.lenient?.range) l.issues.push(...checkWorkshop(l.draft, config, rel(dir, path.join(l.draft.dir, "wod.yml"))));
+    // A wod.yml error never hides the templates' errors: they are rendered with what it could tell.
+    if (checkTemplates) l.issues.push(...checkTemplates(l.draft, l.lenient));
+  }
+  const own = (l: Loaded) => !l.workshop || hasErrors(l.issues);
+  const between = checkBetween(loaded.filter((l) => !own(l)).map((l) => l.workshop!), config, (w) => rel(dir, path.join(w.dir, "wod.yml")));
+  for (const l of loaded) l.issues.push(...between.filter((i) => i.workshop === l.folder));
+
+  const workshops: Workshop[] = [];
+  const quarantined: QuarantinedWorkshop[] = [];
+  for (const l of loaded) {
+    if (!hasErrors(l.issues)) {
+      workshops.push(l.workshop!);
+      issues.push(...l.issues);
+      continue;
+    }
+    const q = quarantine(l.name, l.folder, l.draft.active, l.issues);
+    quarantined.push(q);
+    issues.push(...q.issues);
+  }
+  const raws = new Map(loaded.filter((l) => l.raw).map((l) => [l.name, l.raw!]));
   issues.push(...reportFlags(workshops, raws, path.basename(dir)));
-  return { workshops, issues };
+  return { workshops, quarantined, issues };
 }
 
-function loadWorkshop(root: string, folder: string, config: StackConfig, issues: CatalogIssue[]): { workshop: Workshop; raw: Record<string, unknown> } | undefined {
+function loadWorkshop(root: string, folder: string, config: StackConfig): Loaded {
   const file = rel(root, path.join(folder, "wod.yml"));
-  const problems: CatalogIssue[] = [];
-  const error = (message: string, field?: string, at = file) => problems.push({ file: at, field, message, severity: "error" });
-  const done = () => (issues.push(...problems), undefined);
-
   const folderName = path.basename(folder);
   const id = FOLDER.exec(folderName)?.[1];
+  const name = id ?? folderName.slice("WKSHP-".length);
+  const issues: CatalogIssue[] = [];
+  const error = (message: string, field?: string, at = file) => issues.push({ file: at, field, message, severity: "error", workshop: folderName });
+  const done = (raw?: Record<string, unknown>): Loaded => ({ name, folder: folderName, raw, issues, ...draftOf(name, folder, raw, config) });
+
   if (!id) error(`folder name ${folderName}: the part after WKSHP- is the workshop's id and may hold only letters, digits, dot, dash and underscore; rename the folder, e.g. WKSHP-Python101`, undefined, rel(root, folder));
   const readme = path.join(folder, "0-ReadMeFirst.ipynb");
   if (!fs.existsSync(readme) || !fs.lstatSync(readme).isFile()) {
@@ -89,14 +147,15 @@ function loadWorkshop(root: string, folder: string, config: StackConfig, issues:
     error(`YAML aliases expand too far (${(e as Error).message.split("\n")[0]}): write the values out instead of repeating aliases`);
     return done();
   }
-  warnUnknownKeys(raw, Object.keys(WodYml.shape), "", file, issues);
+  const warn = (field: string) => issues.push({ file, field, message: "unknown field, ignored: not one of wod.yml's fields (check the spelling)", severity: "warning", workshop: folderName });
+  warnUnknownKeys(raw, Object.keys(WodYml.shape), "", warn);
   if (raw.appliance && typeof raw.appliance === "object" && !Array.isArray(raw.appliance)) {
-    warnUnknownKeys(raw.appliance as Record<string, unknown>, Object.keys(ApplianceSpec.shape), "appliance.", file, issues);
+    warnUnknownKeys(raw.appliance as Record<string, unknown>, Object.keys(ApplianceSpec.shape), "appliance.", warn);
   }
   const parsed = WodYml.safeParse(raw);
   if (!parsed.success) {
     for (const i of plainIssues(parsed.error.issues, raw, WOD_RULES)) error(i.message, i.path || undefined);
-    return done();
+    return done(raw);
   }
   const yml = parsed.data;
   if ((yml.monoappliance || yml.multiappliance) && !yml.appliance) {
@@ -111,10 +170,9 @@ function loadWorkshop(root: string, folder: string, config: StackConfig, issues:
     const script = yml.appliance?.[key];
     if (script) checkScript(folder, script, (m) => error(m, `appliance.${key}`));
   }
-  if (!id || problems.length) return done();
+  if (!id || hasErrors(issues)) return done(raw);
 
-  const locations = yml.location ? [yml.location] : [...defaultLocations(config)];
-  for (const l of yml.alternateLocation) if (!locations.includes(l)) locations.push(l);
+  const locations = placement(yml.location, yml.alternateLocation, config);
   let appliance: Appliance | undefined;
   if (yml.appliance) {
     const { size, image, ...rest } = yml.appliance;
@@ -125,13 +183,50 @@ function loadWorkshop(root: string, folder: string, config: StackConfig, issues:
     }
     appliance = { ...rest, machines };
   }
-  issues.push(...problems);
-  if (problems.length) return undefined;
+  if (hasErrors(issues)) return done(raw);
   const { name: title, appliance: _spec, priority, ...fields } = yml;
-  return {
-    raw,
-    workshop: { ...fields, name: id, title: title ?? id, priority: priority ?? 0, folder: folderName, dir: folder, locations, appliance, contentHash: hashFolder(folder) },
+  const workshop: Workshop = { ...fields, name: id, title: title ?? id, priority: priority ?? 0, folder: folderName, dir: folder, locations, appliance, contentHash: hashFolder(folder) };
+  return { name, folder: folderName, raw, issues, workshop, draft: workshop };
+}
+
+/** `location` (or `wod:defaultLocations`), then `alternateLocation`. */
+function placement(location: string | undefined, alternates: string[], config: StackConfig): string[] {
+  const locations = location ? [location] : [...defaultLocations(config)];
+  for (const l of alternates) if (!locations.includes(l)) locations.push(l);
+  return locations;
+}
+
+/**
+ * What a wod.yml with errors can still tell the render check: each field that holds is used as it
+ * is, a field in error takes the value that makes the fewest template errors (PASSSTU and the
+ * appliance address available), so a wod.yml error never hides its templates' errors nor adds false ones.
+ */
+function draftOf(name: string, folder: string, raw: Record<string, unknown> | undefined, config: StackConfig): { draft: Workshop; lenient: Lenient } {
+  const field = <S extends z.ZodType>(schema: S, key: string): { value: z.output<S> } | undefined => {
+    if (!raw) return undefined;
+    const r = schema.safeParse(raw[key]);
+    return r.success ? { value: r.data } : undefined;
   };
+  const s = WodYml.shape;
+  const varpass = field(s.varpass, "varpass");
+  const ldap = field(s.ldap, "ldap");
+  const spec = field(s.appliance, "appliance");
+  const location = field(s.location, "location");
+  const alternates = field(s.alternateLocation, "alternateLocation");
+  const range = field(s.range, "range");
+  const { size: _size, image: _image, ...appliance } = spec?.value ?? { ports: {}, produces: [] };
+  const draft: Workshop = {
+    name, title: name, description: "", active: field(s.active, "active")?.value ?? true, capacity: field(s.capacity, "capacity")?.value ?? 0, priority: 0,
+    range: range?.value ?? { min: 1, max: 1 }, reset: false, ldap: ldap?.value ?? false,
+    monoappliance: field(s.monoappliance, "monoappliance")?.value ?? false, multiappliance: field(s.multiappliance, "multiappliance")?.value ?? false,
+    replayId: null, varpass: varpass?.value ?? false, compile: false, workshopImg: "", badgeImg: "", beta: false, category: [],
+    duration: field(s.duration, "duration")?.value ?? 2, presenter: "", role: "", avatar: "", replayLink: "", location: location?.value,
+    alternateLocation: alternates?.value ?? [],
+    folder: path.basename(folder), dir: folder, locations: [], contentHash: "",
+    appliance: spec?.value ? { ...appliance, machines: {} } : undefined,
+  };
+  draft.locations = placement(location?.value, draft.alternateLocation, config);
+  return { draft, lenient: { password: !varpass || !ldap, applianceAddress: !spec, range: !range || !location || !alternates || !spec } };
 }
 
 /** wod.yml's text, or undefined after reporting why it cannot be read. */
@@ -214,10 +309,8 @@ function inside(folder: string, p: string): boolean {
   }
 }
 
-function warnUnknownKeys(raw: Record<string, unknown>, known: string[], prefix: string, file: string, issues: CatalogIssue[]) {
-  for (const key of Object.keys(raw)) {
-    if (!known.includes(key)) issues.push({ file, field: prefix + key, message: "unknown field, ignored: not one of wod.yml's fields (check the spelling)", severity: "warning" });
-  }
+function warnUnknownKeys(raw: Record<string, unknown>, known: string[], prefix: string, warn: (field: string) => void) {
+  for (const key of Object.keys(raw)) if (!known.includes(key)) warn(prefix + key);
 }
 
 /** Relative paths of all files in a folder, sorted, so hashes are stable across machines. */

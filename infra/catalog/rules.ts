@@ -7,41 +7,61 @@ import { applianceVariableNames } from "./variables";
 /** The hub's API port on a backend (components/host: 127.0.0.1:8081). */
 const HUB_API_PORT = 8081;
 
-export function checkCatalog(workshops: Workshop[], config: StackConfig, fileOf: (w: Workshop) => string): CatalogIssue[] {
+/**
+ * The rules one workshop must meet against the stack config (locations, slot pools, ports,
+ * variable names): an error here is the workshop's own and quarantines it.
+ */
+export function checkWorkshop(w: Workshop, config: StackConfig, file: string): CatalogIssue[] {
   const issues: CatalogIssue[] = [];
-  const add = (severity: CatalogIssue["severity"]) => (w: Workshop, field: string, message: string) => issues.push({ file: fileOf(w), field, message, severity });
+  const add = (severity: CatalogIssue["severity"]) => (_w: Workshop, field: string, message: string) => issues.push({ file, field, message, severity, workshop: w.folder });
   const error = add("error");
   const warning = add("warning");
   const locations = new Map(config.locations.map((l) => [l.name, l]));
   const defaults = defaultLocations(config);
-  const span = (w: Workshop) => `${w.range.min}-${w.range.max}`;
-  const size = (w: Workshop) => w.range.max - w.range.min + 1;
 
-  const byName = new Map<string, Workshop>();
-  for (const w of workshops) {
-    const first = byName.get(w.name);
-    if (first) error(w, "name", `workshop ${w.name} is also defined in ${fileOf(first)}; folder names are identities and must differ`);
-    else byName.set(w.name, w);
-
-    if (w.capacity > size(w)) {
-      warning(w, "capacity", `capacity ${w.capacity} is above the range size ${size(w)} (${span(w)}): slots are handed out only within the range, so it seats at most ${size(w)} learners per location; lower capacity to ${size(w)} or widen the range`);
+  if (w.capacity > size(w)) {
+    warning(w, "capacity", `capacity ${w.capacity} is above the range size ${size(w)} (${span(w)}): slots are handed out only within the range, so it seats at most ${size(w)} learners per location; lower capacity to ${size(w)} or widen the range`);
+  }
+  for (const name of w.locations) {
+    const fromDefault = !w.location && defaults.includes(name);
+    const field = fromDefault || name === w.location ? "location" : "alternateLocation";
+    const l = locations.get(name);
+    if (!l) {
+      error(w, field, `location "${name}" is not in the stack config (known: ${[...locations.keys()].join(", ")}); add it to wod:locations or fix the name`);
+    } else if (w.range.min < l.slotPool.min || w.range.max > l.slotPool.max) {
+      const why = fromDefault ? ` (placed there by ${config.defaultLocations ? "wod:defaultLocations" : "default: every location"}, as wod.yml has no location)` : "";
+      const fix = fromDefault ? "widen that slot pool, move the range, or set location: in wod.yml / wod:defaultLocations in the stack" : "widen that slot pool or move the range";
+      error(w, "range", `range ${span(w)} is outside the slot pool ${l.slotPool.min}-${l.slotPool.max} of location ${name}${why}; ${fix}`);
     }
-
-    for (const name of w.locations) {
-      const fromDefault = !w.location && defaults.includes(name);
-      const field = fromDefault || name === w.location ? "location" : "alternateLocation";
-      const l = locations.get(name);
-      if (!l) {
-        error(w, field, `location "${name}" is not in the stack config (known: ${[...locations.keys()].join(", ")}); add it to wod:locations or fix the name`);
-      } else if (w.range.min < l.slotPool.min || w.range.max > l.slotPool.max) {
-        const why = fromDefault ? ` (placed there by ${config.defaultLocations ? "wod:defaultLocations" : "default: every location"}, as wod.yml has no location)` : "";
-        const fix = fromDefault ? "widen that slot pool, move the range, or set location: in wod.yml / wod:defaultLocations in the stack" : "widen that slot pool or move the range";
-        error(w, "range", `range ${span(w)} is outside the slot pool ${l.slotPool.min}-${l.slotPool.max} of location ${name}${why}; ${fix}`);
+    // An `existing` location runs every appliance on its backend, next to the hub.
+    if (l?.provider === "existing") {
+      for (const [port, base] of Object.entries(w.appliance?.ports ?? {})) {
+        const last = base + size(w) - 1;
+        for (const reserved of [l.hubPort, HUB_API_PORT]) {
+          if (reserved >= base && reserved <= last) {
+            error(w, `appliance.ports.${port}`, `ports ${base}-${last} include port ${reserved}, which the hub uses on location ${name} (an existing machine runs appliances on the backend); move the base`);
+          }
+        }
       }
     }
-    checkPorts(w, error);
-    checkVariableNames(w, config, error);
   }
+  checkPorts(w, error);
+  checkVariableNames(w, config, error);
+  return issues;
+}
+
+/**
+ * The rules between workshops, checked among the healthy ones: slot ranges on one backend, and
+ * appliance ports where appliances share the backend machine. A conflict between two active
+ * workshops is an error of both (each message names the other), so both are quarantined:
+ * neither can be planned as it is without the other being wrong.
+ */
+export function checkBetween(workshops: Workshop[], config: StackConfig, fileOf: (w: Workshop) => string): CatalogIssue[] {
+  const issues: CatalogIssue[] = [];
+  const add = (severity: CatalogIssue["severity"]) => (w: Workshop, field: string, message: string) => issues.push({ file: fileOf(w), field, message, severity, workshop: w.folder });
+  const error = add("error");
+  const warning = add("warning");
+  const locations = new Map(config.locations.map((l) => [l.name, l]));
 
   // Ranges hosted on one backend: a slot user belongs to one workshop at a time. One message per
   // pair of workshops, naming every location where they meet.
@@ -54,10 +74,12 @@ export function checkCatalog(workshops: Workshop[], config: StackConfig, fileOf:
     }
   }
   for (const { a, b, at } of pairs.values()) {
-    const head = `range ${span(b)} overlaps ${a.name} (${span(a)}) on location${at.length > 1 ? "s" : ""} ${at.join(", ")}`;
+    const where = `on location${at.length > 1 ? "s" : ""} ${at.join(", ")}`;
+    const head = `range ${span(b)} overlaps ${a.name} (${span(a)}) ${where}`;
     const shared = `${Math.max(a.range.min, b.range.min)}-${Math.min(a.range.max, b.range.max)}`;
     if (a.active && b.active) {
       error(b, "range", `${head}: both are active, so one slot could be offered by two workshops; move one range so they share no slot`);
+      error(a, "range", `range ${span(a)} overlaps ${b.name} (${span(b)}) ${where}: both are active, so one slot could be offered by two workshops; move one range so they share no slot`);
     } else if (a.active || b.active) {
       const [off, on] = a.active ? [b, a] : [a, b];
       warning(b, "range", `${head}: ${off.name} is inactive, so it takes no registrations and slots ${shared} serve ${on.name} (a slot an earlier ${off.name} learner still holds stays theirs until released); activating ${off.name} as it is would be an error: move one range first`);
@@ -67,27 +89,26 @@ export function checkCatalog(workshops: Workshop[], config: StackConfig, fileOf:
   }
 
   for (const name of locations.keys()) {
-    const hosted = workshops.filter((w) => w.locations.includes(name));
     // An `existing` location runs every appliance on its backend: their ports share one machine.
-    const l = locations.get(name)!;
-    if (l.provider !== "existing") continue;
+    if (locations.get(name)!.provider !== "existing") continue;
+    const hosted = workshops.filter((w) => w.locations.includes(name));
     const ports = hosted.flatMap((w) => Object.entries(w.appliance?.ports ?? {}).map(([port, base]) => ({ w, port, base, last: base + size(w) - 1 })));
-    for (const p of ports) {
-      for (const reserved of [l.hubPort, HUB_API_PORT]) {
-        if (reserved >= p.base && reserved <= p.last) {
-          error(p.w, `appliance.ports.${p.port}`, `ports ${p.base}-${p.last} include port ${reserved}, which the hub uses on location ${name} (an existing machine runs appliances on the backend); move the base`);
-        }
-      }
-    }
     for (const [a, b] of overlapping(ports, (p) => [p.base, p.last])) {
       if (a.w === b.w) continue; // reported by checkPorts
       const head = `ports ${b.base}-${b.last} overlap ${a.w.name} appliance.ports.${a.port} (${a.base}-${a.last}) on location ${name}, where both appliances run on the backend machine`;
-      if (a.w.active && b.w.active) error(b.w, `appliance.ports.${b.port}`, `${head}: two students would get one port; move one base`);
-      else warning(b.w, `appliance.ports.${b.port}`, `${head}: harmless while one is inactive; activating both as they are would be an error: move one base first`);
+      if (a.w.active && b.w.active) {
+        error(b.w, `appliance.ports.${b.port}`, `${head}: two students would get one port; move one base`);
+        error(a.w, `appliance.ports.${a.port}`, `ports ${a.base}-${a.last} overlap ${b.w.name} appliance.ports.${b.port} (${b.base}-${b.last}) on location ${name}, where both appliances run on the backend machine: two students would get one port; move one base`);
+      } else {
+        warning(b.w, `appliance.ports.${b.port}`, `${head}: harmless while one is inactive; activating both as they are would be an error: move one base first`);
+      }
     }
   }
   return issues;
 }
+
+const span = (w: Workshop) => `${w.range.min}-${w.range.max}`;
+const size = (w: Workshop) => w.range.max - w.range.min + 1;
 
 /** Pairs [a, b] whose [first, last] intervals share a value, a starting no later than b. */
 function overlapping<T>(items: T[], bounds: (t: T) => [number, number]): [T, T][] {

@@ -153,6 +153,8 @@ export interface Workshop extends Omit<WodYml, "name" | "appliance" | "priority"
   /** sha256 over the folder's files: changes when any file of this workshop changes. */
   contentHash: string;
   appliance?: Appliance;
+  /** Quarantined: declared as its last good catalog sync left it (never from its folder, `dir` is empty). */
+  kept?: true;
 }
 
 /** One problem in the catalog, with where and why. */
@@ -160,8 +162,10 @@ export interface CatalogIssue {
   file: string;
   field?: string;
   message: string;
-  /** error: nothing is planned; warning: planned, but not as the author may expect; info: worth knowing. */
+  /** error: its workshop is quarantined; warning: planned, but not as the author may expect (or an inactive workshop's error); info: worth knowing. */
   severity: "error" | "warning" | "info";
+  /** The workshop folder (`WKSHP-<Name>`) it belongs to; absent for the catalog as a whole. */
+  workshop?: string;
 }
 
 export function formatIssue(i: CatalogIssue): string {

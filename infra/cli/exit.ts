@@ -1,9 +1,11 @@
 // How every command ends: its exit code, or one line saying why it could not run. A stack
 // trace only with WOD_DEBUG=1. Output piped into `head` ends quietly (EPIPE).
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ConfigError } from "../config";
+import { ConfigError, readStackFile, type StackConfig } from "../config";
 import { DatabaseUnreachable } from "../db/connect";
-import { CatalogInvalid, DatabaseBehind, EmptyDatabase } from "../load";
+import { CatalogInvalid, DatabaseBehind, EmptyDatabase, ROOT } from "../load";
 
 /** Bad command-line input: the message says what and how to fix it (exit 2). */
 export class UsageError extends Error {}
@@ -78,6 +80,16 @@ export function recordId(value: string | undefined, what: string): string {
 export function stackName(value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(value)) throw new UsageError(`--stack: '${value}' is not a stack name (letters, digits, . _ -)`);
   return value;
+}
+
+/** The config of `--stack NAME` (Pulumi.NAME.yaml next to Pulumi.yaml); a name without a file lists the stacks there are. */
+export function readStack(name: string): StackConfig {
+  const file = path.join(ROOT, `Pulumi.${stackName(name)}.yaml`);
+  if (!fs.existsSync(file)) {
+    const stacks = fs.readdirSync(ROOT).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter(Boolean).sort();
+    throw new ConfigError(`--stack ${name}: no stack file Pulumi.${name}.yaml here (stacks: ${stacks.join(", ") || "none"})`);
+  }
+  return readStackFile(file);
 }
 
 function exit(code: number): void {

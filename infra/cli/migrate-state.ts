@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT } from "../load";
 import { type Deployment, migrateDeployment } from "../reconcile/migrate-state";
-import { stackState } from "../reconcile/pulumi-engine";
+import { PulumiUnavailable, StackMissing, stackState } from "../reconcile/pulumi-engine";
 import { parseCommandLine, stackName, UsageError } from "./exit";
 
 export const MIGRATE_STATE_USAGE = `usage: wod migrate-state --stack NAME [--pulumi-stack ORG/wod/NAME] [--dry-run]
@@ -26,7 +26,11 @@ export async function migrateStateCommand(argv: string[]): Promise<number> {
   const stack = stackName(o.stack);
   const qualified = o["pulumi-stack"] ?? `${process.env.WOD_PULUMI_ORG ?? "organization"}/wod/${stack}`;
   const state = stackState({ stack: qualified, workDir: ROOT });
-  const before = await state.export();
+  const before = await state.export().catch((e: unknown) => {
+    if (e instanceof PulumiUnavailable) throw new UsageError(`migrate-state needs the Pulumi CLI, and ${e.message}`);
+    if (e instanceof StackMissing) throw new UsageError(e.message);
+    throw e;
+  });
   const { deployment, removed } = migrateDeployment(before.deployment as Deployment);
   for (const r of removed) console.log(`${o["dry-run"] ? "would take out" : "taking out"} ${r.urn.split("::").pop()} (${r.urn.split("::")[2]}): ${r.why}`);
   if (removed.length === 0) return console.log(`stack ${qualified}: nothing to migrate`), 0;

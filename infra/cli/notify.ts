@@ -1,7 +1,5 @@
 // `wod notify` (send learners' e-mails from the outbox) and `wod messages` (one learner's e-mails
 // and their state). DATABASE_URL, or the embedded demo database.
-import * as path from "node:path";
-import { readStackFile } from "../config";
 import { openDatabase } from "../db/connect";
 import { migrate } from "../db/migrate";
 import { DatabaseBehind, ROOT } from "../load";
@@ -10,7 +8,7 @@ import { renderMessages, renderPass } from "../notify/report";
 import { notifyForever, notifyOnce } from "../notify/run";
 import { envSecrets, firstOf, type NotifySecrets, pulumiSecrets } from "../notify/secrets";
 import { listenWaker } from "../notify/wake";
-import { parseCommandLine, recordId, stackName, UsageError } from "./exit";
+import { parseCommandLine, readStack, recordId, stackName, UsageError } from "./exit";
 
 export const NOTIFY_USAGE = `usage: wod notify [--once] [--dry-run] [--now T] [--stack NAME] [--pulumi-stack ORG/wod/NAME] [--json]
   sends learners' e-mails from the outbox through wod:smtp; without --once it keeps running, sending each
@@ -42,7 +40,7 @@ export async function notifyCommand(argv: string[]): Promise<number> {
   if (now && Number.isNaN(now.getTime())) throw new UsageError(`--now: not a date: ${a.now}`);
   if (now && !a.once && !a["dry-run"]) throw new UsageError("--now goes with --once or --dry-run (a running worker sends at the real time)");
   const stack = stackName(a.stack ?? "dev");
-  const config = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+  const config = readStack(stack);
   const log = (m: string) => console.error(`wod: ${m}`);
   const secrets = notifySecrets(stack, a["pulumi-stack"], log);
 

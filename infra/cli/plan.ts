@@ -2,10 +2,12 @@
 // and the database, and never written to a real database: a plan reads (DATABASE_URL may be a
 // read-only role) and reports what the next `up` would migrate and sync. Only the embedded
 // demo database (no DATABASE_URL) is migrated, and seeded with demo data when empty.
-// Exit codes: 0 planned, 1 catalog errors (nothing planned), 2 bad input, config or database.
+// Exit codes: 0 planned, 1 planned but an active workshop is quarantined (or the catalog cannot be
+// read at all: nothing planned), 2 bad input, config or database.
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, readStackFile, type StackConfig } from "../config";
-import { hasErrors } from "../catalog/load";
+import { ConfigError, type StackConfig } from "../config";
+import { catalogErrors } from "../catalog/load";
 import { loadCheckedCatalog } from "../catalog/templates";
 import { formatIssue } from "../catalog/schema";
 import { syncCatalog } from "../db/catalog-sync";
@@ -14,7 +16,7 @@ import { migrate } from "../db/migrate";
 import { isEmpty, seedDemo } from "../db/seed";
 import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
-import { parseCommandLine, runCommand, stackName } from "./exit";
+import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "./exit";
 import type { Pool } from "pg";
 import { countMessages, hasOutbox } from "../notify/outbox";
 import { type Plan, renderPlan, seatFigures, summarize } from "./render";
@@ -26,7 +28,8 @@ export const PLAN_USAGE = `usage: wod plan [--stack dev] [--workshops DIR] [--js
   --summary         counts and seat figures only, no per-account lines
   --now TIME        decide as of this time (default: now)
   DATABASE_URL      read this PostgreSQL (read only) instead of the embedded one in .wod/pgdata
-exit codes: 0 planned, 1 catalog errors, 2 bad input, config or database error`;
+exit codes: 0 planned; 1 planned, but an active workshop is quarantined (its errors are listed; a pipeline
+  refuses the merge), or the catalog folder cannot be read (nothing planned); 2 bad input, config or database error`;
 
 export async function planCommand(argv: string[]): Promise<number> {
   const { values: args } = parseCommandLine({
@@ -46,15 +49,19 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (Number.isNaN(now.getTime())) throw new ConfigError(`--now: not a date: ${args.now}`);
 
   const stack = stackName(args.stack!);
-  const config = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+  const config = readStack(stack);
   const workshopsDir = args.workshops ? path.resolve(args.workshops) : undefined;
+  // A folder that is not there is a wrong path (bad input), not a catalog with errors.
+  const catalogDir = path.resolve(ROOT, workshopsDir ?? config.workshopsDir);
+  if (!fs.statSync(catalogDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(args.workshops ? `--workshops ${args.workshops}: no such folder` : `wod:workshopsDir of stack ${stack}: no such folder ${catalogDir}`);
+  }
 
-  // Check the catalog before touching any database: a broken catalog writes nothing.
-  const checked = loadCheckedCatalog(path.resolve(ROOT, workshopsDir ?? config.workshopsDir), config);
+  // Check the catalog before touching any database: a catalog that cannot be read writes nothing.
+  const checked = loadCheckedCatalog(catalogDir, config);
   for (const issue of checked.issues) console.error(formatIssue(issue));
-  if (hasErrors(checked.issues)) {
-    const n = checked.issues.filter((i) => i.severity === "error").length;
-    console.error(`wod: catalog check failed with ${n} error(s); nothing was planned or written`);
+  if (catalogErrors(checked).length) {
+    console.error("wod: the catalog cannot be read; nothing was planned or written");
     return 1;
   }
 
@@ -66,20 +73,37 @@ export async function planCommand(argv: string[]): Promise<number> {
       const applied = await migrate(db.pool);
       if (applied.length) log(`database: applied ${applied.join(", ")}`);
       if (await isEmpty(db.pool)) {
-        await syncCatalog(db.pool, config, checked.workshops);
+        await syncCatalog(db.pool, config, checked.workshops, checked.quarantined);
         const seed = await seedDemo(db.pool, now);
         log(`database was empty: seeded demo data${seed.skipped.length ? ` (not in this catalog, left out: ${seed.skipped.join("; ")})` : ""}`);
       }
     }
-    const { snapshot, nextSync } = await loadInputs({ config, db, catalog: checked, log, readOnly: true });
-    const desired = desiredState({ catalog: checked.workshops, snapshot, config, now });
+    const { snapshot, nextSync, kept } = await loadInputs({ config, db, catalog: checked, log, readOnly: true });
+    const workshops = [...checked.workshops, ...kept];
+    const desired = desiredState({ catalog: workshops, quarantined: checked.quarantined, snapshot, config, now });
+    const quarantined = checked.quarantined.map((q) => {
+      const k = kept.find((w) => w.name === q.name);
+      return {
+        workshop: q.name, folder: q.folder, active: q.active, kept: !!k, ...(k ? { contentHash: k.contentHash } : {}),
+        accounts: desired.accounts.filter((a) => a.workshop === q.name).length, errors: q.errors.map(formatIssue),
+      };
+    });
     const plan: Plan = {
-      stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, checked.workshops), nextSync, ...desired,
+      stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, workshops, snapshot.registrations, now), quarantined, nextSync, ...desired,
       messages: await messageFigures(db.pool, config, args.now ? now : new Date()),
     };
     if (args.json) console.log(JSON.stringify(args.summary ? summarize(plan) : plan, null, 2));
     else console.log(renderPlan(plan, { summary: args.summary }));
-    return 0;
+    // The PR check: the healthy workshops are planned, and an active quarantined one fails the check.
+    const active = checked.quarantined.filter((q) => q.active);
+    if (checked.quarantined.length) {
+      const names = (qs: typeof active) => qs.map((q) => q.name).join(", ") || "none";
+      console.error(
+        `wod: ${checked.quarantined.length} workshop(s) quarantined, not planned from their folders: active ${names(active)}; ` +
+          `inactive ${names(checked.quarantined.filter((q) => !q.active))}${active.length ? " (exit 1: fix the active ones before merging)" : ""}`,
+      );
+    }
+    return active.length ? 1 : 0;
   } finally {
     await db.close();
   }

@@ -4,15 +4,15 @@
 // 5 partial.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, readStackFile } from "../config";
+import { ConfigError } from "../config";
 import { openDatabase } from "../db/connect";
 import { ROOT } from "../load";
 import { sshReader } from "../reconcile/host-facts";
 import { digitalOceanRemover } from "../reconcile/servers";
-import { assertStackExists, pulumiEngine, StackMissing } from "../reconcile/pulumi-engine";
+import { assertStackExists, pulumiEngine, PulumiUnavailable, StackMissing } from "../reconcile/pulumi-engine";
 import { renderReport } from "../reconcile/report";
 import { EXIT, reconcile, type Report } from "../reconcile/run";
-import { parseCommandLine, runCommand, stackName, UsageError } from "./exit";
+import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "./exit";
 import { notifyAfterRun } from "../notify/run";
 
 export const RECONCILE_USAGE = `usage: wod reconcile --stack NAME [--pulumi-stack ORG/wod/NAME] [--json] [--allow-mass-delete] [--no-fast-path] [--write-back-only] [--every 5m]
@@ -36,7 +36,7 @@ async function once(stack: string, args: Args): Promise<Report> {
   const log = (m: string) => console.error(`wod: ${m}`);
   let config;
   try {
-    config = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+    config = readStack(stack);
   } catch (e) {
     return failed(stack, (e as Error).message);
   }
@@ -46,6 +46,7 @@ async function once(stack: string, args: Args): Promise<Report> {
   } catch (e) {
     // A missing stack is a configuration error to fix, not an engine failure to retry.
     if (e instanceof StackMissing) return failed(stack, e.message);
+    if (e instanceof PulumiUnavailable) return failed(stack, `a reconcile needs the Pulumi CLI, and ${e.message}`);
     throw e;
   }
   let db;
@@ -57,7 +58,7 @@ async function once(stack: string, args: Args): Promise<Report> {
   try {
     const report = await reconcile({
       stack, config, db, log, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly,
-      engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }),
+      engine: pulumiEngine({ stack: args.pulumiStack, workDir: ROOT, log }), pulumiStack: args.pulumiStack.split("/")[2],
       hosts: hostReader(log),
       // The DigitalOcean provider reads the same variable; without it servers to remove are reported, not removed.
       servers: process.env.DIGITALOCEAN_TOKEN ? digitalOceanRemover({ token: process.env.DIGITALOCEAN_TOKEN }) : undefined,
@@ -93,7 +94,7 @@ function onPath(command: string): boolean {
 }
 
 function failed(stack: string, message: string): Report {
-  return { stack, exitCode: EXIT.input, outcome: "invalid-input", message: `nothing applied: ${message}`, phases: [], changes: {}, fastPath: false, rejected: [], guard: [], failures: [], unreachable: [] };
+  return { stack, exitCode: EXIT.input, outcome: "invalid-input", message: `nothing applied: ${message}`, phases: [], changes: {}, fastPath: false, rejected: [], quarantined: [], guard: [], failures: [], unreachable: [] };
 }
 
 /** The fully qualified Pulumi stack: --pulumi-stack, else $WOD_PULUMI_STACK, else $WOD_PULUMI_ORG/wod/<stack>. */

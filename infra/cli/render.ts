@@ -2,6 +2,8 @@
 // seats, its appliance and its accounts), then what was left out and what the next up writes.
 // `--summary` keeps the counts and seat figures only, for platforms with hundreds of accounts.
 import type { Workshop } from "../catalog/schema";
+import type { RegistrationRow } from "../db/snapshot";
+import { peakOverlap } from "../desired/seats";
 import type { countDesired } from "../desired/state";
 import type { DesiredState } from "../desired/types";
 import type { NextSync } from "../load";
@@ -20,6 +22,26 @@ export interface SeatFigure {
   ending: number;
   /** The workshop's slot range. */
   slots: string;
+  /** Bookings here that start after the plan's time (their seats are taken then, not now). */
+  later: number;
+  /** The most seats held at once from the plan's time on, by the live accounts and the later bookings. */
+  peak: number;
+}
+
+/** A workshop with errors of its own, as the plan lists it. */
+export interface PlanQuarantine {
+  workshop: string;
+  folder: string;
+  /** As its wod.yml says: an active one makes the plan exit 1. */
+  active: boolean;
+  /** Declared as its last good sync left it (its live learners keep their accounts); false: no seats. */
+  kept: boolean;
+  /** The content its learners keep (when kept). */
+  contentHash?: string;
+  /** Live student accounts it keeps in this plan. */
+  accounts: number;
+  /** Every error of its own (warnings for an inactive workshop), as `severity: file: field: reason`. */
+  errors: string[];
 }
 
 export interface Plan extends DesiredState {
@@ -27,23 +49,36 @@ export interface Plan extends DesiredState {
   decidedAt: string;
   counts: ReturnType<typeof countDesired>;
   seats: SeatFigure[];
+  /** Workshops with errors of their own: not planned from their folders, closed for registration. */
+  quarantined: PlanQuarantine[];
   /** What the next up would migrate and sync before deciding (a plan never writes it). */
   nextSync: NextSync;
   /** Learners' e-mails in the outbox (absent before migration 003); smtp: whether wod:smtp is set. */
   messages?: MessageCounts & { smtp: boolean };
 }
 
-/** Seat figures for every workshop content the plan ships, in backend then workshop order. */
-export function seatFigures(d: DesiredState, catalog: Workshop[]): SeatFigure[] {
+/**
+ * Seat figures for every workshop content the plan ships, in backend then workshop order. A seat is
+ * taken for a booking's window (infra/desired/seats.ts): bookings that start later are counted
+ * apart, with the most seats they and the live accounts hold at once.
+ */
+export function seatFigures(d: DesiredState, catalog: Workshop[], registrations: RegistrationRow[] = [], now?: Date): SeatFigure[] {
   const byName = new Map(catalog.map((w) => [w.name, w]));
   return d.contents.map((c) => {
     const w = byName.get(c.workshop);
     const accounts = d.accounts.filter((a) => a.workshop === c.workshop && a.location === c.location);
+    const later = now ? registrations.filter((r) => r.workshop === c.workshop && r.location === c.location && r.startsAt.getTime() > now.getTime()) : [];
+    const windows = [
+      ...accounts.map((a) => ({ start: Date.parse(a.startsAt), end: Date.parse(a.endsAt) })),
+      ...later.map((r) => ({ start: r.startsAt.getTime(), end: r.endsAt.getTime() })),
+    ];
     return {
       workshop: c.workshop, location: c.location, used: accounts.length,
       seats: w ? Math.min(w.capacity, w.range.max - w.range.min + 1) : 0,
       ending: accounts.filter((a) => a.phase === "ending").length,
       slots: w ? `${w.range.min}-${w.range.max}` : "?",
+      later: later.length,
+      peak: peakOverlap(windows, now ? { start: now.getTime(), end: Infinity } : undefined),
     };
   });
 }
@@ -53,6 +88,7 @@ export function summarize(p: Plan) {
   const t = p.transitions;
   return {
     stack: p.stack, decidedAt: p.decidedAt, counts: p.counts, seats: p.seats,
+    quarantined: p.quarantined.map(({ errors, ...q }) => ({ ...q, errors: errors.length })),
     studentServers: countBy(p.studentServers.map((s) => s.phase)),
     rejected: countBy(p.rejected.map((r) => r.kind)),
     transitions: { expiredRegistrations: t.expiredRegistrations.length, warnServers: t.warnServers.length, removeServers: t.removeServers.length },
@@ -74,6 +110,16 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
       `${n(c.appliances, "appliance")} · ${n(c.studentServers, "student server")} · ${c.rejected} rejected`,
     "",
   ];
+  if (p.quarantined.length) {
+    const active = p.quarantined.filter((q) => q.active).length;
+    out.push(`quarantined workshops (${p.quarantined.length}: ${active} active, ${p.quarantined.length - active} inactive): not planned from their folders, closed for registration`);
+    for (const q of p.quarantined) {
+      const held = q.kept ? `kept as last synced (content ${q.contentHash!.slice(0, 12)}, ${n(q.accounts, "live student account")})` : "no good sync of it to keep: no seats";
+      out.push(`  ${q.workshop} (${q.active ? "active" : "inactive"}): ${held}; ${n(q.errors.length, "error")}${q.active ? "" : " (warnings: it is inactive)"}${opts.summary ? "" : ":"}`);
+      if (!opts.summary) for (const e of q.errors) out.push(`    ${e}`);
+    }
+    out.push("");
+  }
   for (const b of p.backends) {
     const where = b.provider === "existing" ? `existing ${b.host}` : `${b.provider} ${b.region} ${b.size}`;
     const seats = p.seats.filter((s) => s.location === b.location);
@@ -84,8 +130,10 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
     for (const [i, content] of contents.entries()) {
       const last = i === contents.length - 1;
       const s = seats.find((x) => x.workshop === content.workshop);
-      const seatText = s ? `${s.used}/${s.seats} seats used${s.ending ? ` (${s.ending} ending)` : ""}, slots ${s.slots}` : "";
-      out.push(`${last ? "└─" : "├─"} workshop ${content.workshop}  ${seatText}  content ${content.contentHash.slice(0, 12)}`);
+      const seatText = s
+        ? `${s.used}/${s.seats} seats used${s.ending ? ` (${s.ending} ending)` : ""}${s.later ? `, ${n(s.later, "booking")} later (at most ${s.peak} seats at once)` : ""}, slots ${s.slots}`
+        : "";
+      out.push(`${last ? "└─" : "├─"} workshop ${content.workshop}  ${seatText}  content ${content.contentHash.slice(0, 12)}${content.kept ? "  QUARANTINED: kept as last synced" : ""}`);
       if (opts.summary) continue;
       const indent = last ? "   " : "│  ";
       const appliance = p.appliances.find((a) => a.location === b.location && a.workshop === content.workshop);

@@ -2,18 +2,17 @@
 // Operator commands act on DATABASE_URL, or on the embedded database when it is not set.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { readStackFile } from "../config";
-import { hasErrors } from "../catalog/load";
+import { catalogErrors } from "../catalog/load";
+import { quarantineReason } from "../catalog/quarantine";
 import { loadCheckedCatalog } from "../catalog/templates";
-import { formatIssue } from "../catalog/schema";
 import { syncCatalog } from "../db/catalog-sync";
 import { openDatabase } from "../db/connect";
 import { extendServer, MAX_EXTEND_DAYS, restoreServer, revokeServer } from "../db/learners";
 import { migrate, pendingMigrations } from "../db/migrate";
-import { cancel, extend, MAX_EXTEND_HOURS, register, resetRegistration } from "../db/registrations";
+import { cancel, extend, ExtensionRefused, MAX_EXTEND_HOURS, register, resetRegistration } from "../db/registrations";
 import { seedDemo } from "../db/seed";
 import { CatalogInvalid, DatabaseBehind, ROOT } from "../load";
-import { parseCommandLine, positiveNumber, recordId, runCommand, stackName, UsageError } from "./exit";
+import { parseCommandLine, positiveNumber, readStack, recordId, runCommand, UsageError } from "./exit";
 import { ImportFileError, importRegistrations, renderImport } from "./import";
 
 export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm run wod -- …)
@@ -28,15 +27,15 @@ export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm r
   import FILE.csv [--json]                                              register a cohort: columns email,workshop[,name,location,startsAt]
   cancel <registration>                                                 release a registration on the next run
   extend <registration> --hours H                                       move its end (0 < H <= ${MAX_EXTEND_HOURS}, fractions allowed)
-  server-extend <learner> --days D                                      keep a student server past its idle limit (0 < D <= ${MAX_EXTEND_DAYS})
+  server-extend <learner> --days D [--stack NAME]                       keep a student server past its idle limit (0 < D <= ${MAX_EXTEND_DAYS}), also one not created yet
   server-revoke <learner>                                               remove a student server on the next run
-  server-restore <learner>                                              let a removed learner get a new server
+  server-restore <learner>                                              let a removed learner get a new server (history kept), or cancel a revocation
   seed                                                                  demo data, into an empty database only
   DATABASE_URL  the platform database, as the last up or reconcile migrated and synced it (commands never
                 migrate it or sync a catalog into it); without it, the embedded demo database in .wod/pgdata,
                 migrated and synced with the catalog of --stack NAME (default dev) by register, import and seed
 exit codes: 0 done; 1 nothing to act on (no such live registration or server, seed into a non-empty database);
-  2 bad input, config, catalog or database error (nothing done); 3 refused (a registration, or some lines of an import)`;
+  2 bad input, config, catalog or database error (nothing done); 3 refused (a registration, an extension, or some lines of an import)`;
 
 /** The options each operator command takes; anything else is refused rather than ignored. */
 const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean }> = {
@@ -45,7 +44,7 @@ const OPERATOR: Record<string, { options: string[]; id?: string; file?: boolean 
   cancel: { options: [], id: "a registration id" },
   reset: { options: [], id: "a registration id" },
   extend: { options: ["hours"], id: "a registration id" },
-  "server-extend": { options: ["days"], id: "a learner id" },
+  "server-extend": { options: ["days", "stack"], id: "a learner id" },
   "server-revoke": { options: [], id: "a learner id" },
   "server-restore": { options: [], id: "a learner id" },
   seed: { options: ["stack"] },
@@ -77,6 +76,9 @@ export async function wod(argv: string[]): Promise<number> {
   }
   const spec = OPERATOR[command];
   if (!spec) throw new UsageError(`unknown command '${command}' (see wod --help)`);
+  // `reset -1` is a wrong id, not an unknown option -1.
+  const negative = spec.id && /^-\d/.test(rest[0] ?? "") ? rest[0] : undefined;
+  if (negative) recordId(negative, `${command}: ${spec.id}`);
   const { values: o, positionals } = parseCommandLine({
     args: rest,
     allowPositionals: true,
@@ -109,7 +111,7 @@ export async function wod(argv: string[]): Promise<number> {
     }
   }
   const usesCatalog = spec.options.includes("stack");
-  const config = usesCatalog ? readStackFile(path.join(ROOT, `Pulumi.${stackName(o.stack ?? "dev")}.yaml`)) : undefined;
+  const config = usesCatalog ? readStack(o.stack ?? "dev") : undefined;
 
   const db = await openDatabase({ log: (m) => console.error(`wod: ${m}`) });
   try {
@@ -117,11 +119,10 @@ export async function wod(argv: string[]): Promise<number> {
       // The demo database is the commands' own: keep it migrated and on the checkout's catalog.
       await migrate(db.pool);
       const catalog = config ? loadCheckedCatalog(path.resolve(ROOT, config.workshopsDir), config) : undefined;
-      if (catalog && hasErrors(catalog.issues)) {
-        catalog.issues.forEach((i) => console.error(formatIssue(i)));
-        throw new CatalogInvalid(catalog);
-      }
-      if (config && catalog) await syncCatalog(db.pool, config, catalog.workshops);
+      if (catalog && catalogErrors(catalog).length) throw new CatalogInvalid(catalog);
+      // A quarantined workshop is synced as such: closed for registration, the others as usual.
+      for (const q of catalog?.quarantined ?? []) console.error(`wod: quarantined: workshop ${q.name}: ${quarantineReason(q)} (wod plan lists every error)`);
+      if (config && catalog) await syncCatalog(db.pool, config, catalog.workshops, catalog.quarantined);
     } else {
       // The platform's database changes schema and catalog only through an up or a reconcile (or
       // `wod migrate`): a command run from an older or other checkout must never rewrite them.
@@ -153,17 +154,28 @@ export async function wod(argv: string[]): Promise<number> {
         return done(generation !== undefined, `registration ${id}: the next run archives its slot and activates it afresh (generation ${generation})`, `no live registration ${id}`);
       }
       case "extend": {
-        const end = await extend(db.pool, id, hours);
+        let end;
+        try {
+          end = await extend(db.pool, id, hours);
+        } catch (e) {
+          if (e instanceof ExtensionRefused) return console.error(`refused: ${e.message}`), 3;
+          throw e;
+        }
         return done(!!end, `registration ${id} now ends ${end?.toISOString()}`, `no live registration ${id}`);
       }
       case "server-extend": {
-        const until = await extendServer(db.pool, id, days);
-        return done(!!until, `learner ${id}'s server is kept until at least ${until?.toISOString()}`, `learner ${id} has no live student server`);
+        const r = await extendServer(db.pool, id, days, config!);
+        return done(r.ok, r.ok ? `learner ${id}'s server is kept until at least ${r.until.toISOString()}` : "", r.ok ? "" : r.reason);
       }
       case "server-revoke":
         return done(await revokeServer(db.pool, id), `learner ${id}'s server is removed on the next run`, `learner ${id} has no live student server`);
-      case "server-restore":
-        return done(await restoreServer(db.pool, id), `learner ${id} gets a new server on the next run if eligible`, `learner ${id} has no removed server`);
+      case "server-restore": {
+        const r = await restoreServer(db.pool, id);
+        const yes = r?.restored === "revoked"
+          ? `the revocation of learner ${id}'s server is cancelled: the server is kept`
+          : `learner ${id} gets a new server on the next run if eligible; the removed one's record${r?.snapshotId ? ` (snapshot ${r.snapshotId})` : ""} is kept in student_server_history`;
+        return done(!!r, yes, `learner ${id} has no removed or revoked server`);
+      }
       case "seed": {
         const seed = await seedDemo(db.pool);
         for (const s of seed.skipped) console.error(`wod: left out ${s}`);

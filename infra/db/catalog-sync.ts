@@ -1,10 +1,13 @@
 // Mirrors the stack config's locations and the catalog's workshops into the database.
 // Only catalog fields are written: registrations (seats in use, slots) are never touched,
 // and a workshop that leaves the catalog is marked, not deleted, while rows refer to it.
+// A quarantined workshop's row is left as the last good sync wrote it (the program declares the
+// workshop from it) and its errors are written to quarantined_workshops, which register reads.
 // Previews and plans never write: catalogChanges() says what the next sync would change.
 import type { Pool } from "pg";
 import type { StackConfig } from "../config";
-import type { Workshop } from "../catalog/schema";
+import { type QuarantinedWorkshop, quarantineReason } from "../catalog/quarantine";
+import { formatIssue, type Workshop } from "../catalog/schema";
 
 /** A location's row as the sync writes it. */
 export interface LocationRow {
@@ -44,8 +47,21 @@ export function catalogRows(config: StackConfig, workshops: Workshop[]): { locat
   };
 }
 
-export async function syncCatalog(pool: Pool, config: StackConfig, workshops: Workshop[]): Promise<void> {
+/** A quarantined workshop's row as the sync writes it. */
+export interface QuarantineRow {
+  name: string;
+  folder: string;
+  active: boolean;
+  reason: string;
+  errors: string[];
+}
+
+export const quarantineRows = (quarantined: QuarantinedWorkshop[]): QuarantineRow[] =>
+  quarantined.map((q) => ({ name: q.name, folder: q.folder, active: q.active, reason: quarantineReason(q), errors: q.errors.map(formatIssue) }));
+
+export async function syncCatalog(pool: Pool, config: StackConfig, workshops: Workshop[], quarantined: QuarantinedWorkshop[] = []): Promise<void> {
   const rows = catalogRows(config, workshops);
+  const held = quarantineRows(quarantined);
   const client = await pool.connect();
   try {
     await client.query("begin");
@@ -67,7 +83,17 @@ export async function syncCatalog(pool: Pool, config: StackConfig, workshops: Wo
         [w.name, w.folder, w.active, w.capacity, w.rangeMin, w.rangeMax, w.durationHours, w.locations, w.reset, w.contentHash, w.catalog],
       );
     }
-    await client.query(`update workshops set in_catalog = false, active = false where not (name = any($1))`, [rows.workshops.map((w) => w.name)]);
+    // A quarantined workshop is still in the catalog: its row stays as its last good sync left it.
+    await client.query(`update workshops set in_catalog = false, active = false where not (name = any($1))`, [[...rows.workshops, ...held].map((w) => w.name)]);
+    await client.query("delete from quarantined_workshops where not (name = any($1))", [held.map((q) => q.name)]);
+    for (const q of held) {
+      await client.query(
+        `insert into quarantined_workshops (name, folder, active, reason, errors) values ($1, $2, $3, $4, $5)
+         on conflict (name) do update set folder = excluded.folder, active = excluded.active, reason = excluded.reason,
+           errors = excluded.errors, synced_at = now()`,
+        [q.name, q.folder, q.active, q.reason, q.errors],
+      );
+    }
     await client.query("commit");
   } catch (e) {
     await client.query("rollback").catch(() => {});
@@ -77,14 +103,18 @@ export async function syncCatalog(pool: Pool, config: StackConfig, workshops: Wo
   }
 }
 
-/** The locations and workshops the database holds now (a read-only query). */
-export async function readCatalogRows(pool: Pool): Promise<{ locations: LocationRow[]; workshops: (WorkshopRow & { inCatalog: boolean })[] }> {
+/** The locations, workshops and quarantined workshops the database holds now (a read-only query). */
+export async function readCatalogRows(pool: Pool): Promise<{ locations: LocationRow[]; workshops: (WorkshopRow & { inCatalog: boolean })[]; quarantined: QuarantineRow[] }> {
   const locations = await pool.query("select name, slot_min, slot_max from locations order by name");
   const workshops = await pool.query(
     `select name, folder, active, in_catalog, capacity, range_min, range_max, duration_hours::float8 as duration_hours, locations, reset,
             content_hash, catalog from workshops order by name`,
   );
+  // A database migrated by an older version has no quarantine yet (a preview never migrates).
+  const hasQuarantine = (await pool.query("select to_regclass('quarantined_workshops') is not null as present")).rows[0].present as boolean;
+  const quarantined = hasQuarantine ? (await pool.query("select name, folder, active, reason, errors from quarantined_workshops order by name")).rows as QuarantineRow[] : [];
   return {
+    quarantined,
     locations: locations.rows.map((r) => ({ name: r.name, slotMin: r.slot_min, slotMax: r.slot_max })),
     workshops: workshops.rows.map((r) => ({
       name: r.name, folder: r.folder, active: r.active, inCatalog: r.in_catalog, capacity: r.capacity, rangeMin: r.range_min,
@@ -97,6 +127,7 @@ export async function readCatalogRows(pool: Pool): Promise<{ locations: Location
 export function catalogChanges(
   wanted: ReturnType<typeof catalogRows>,
   current: Awaited<ReturnType<typeof readCatalogRows>>,
+  quarantined: QuarantinedWorkshop[] = [],
 ): string[] {
   const out: string[] = [];
   const locations = new Map(current.locations.map((l) => [l.name, l]));
@@ -129,10 +160,18 @@ export function catalogChanges(
     if (others.length) diffs.push(`${others.join(", ")} changed`);
     if (diffs.length) out.push(`workshop ${w.name}: ${diffs.join(", ")}`);
   }
-  const names = new Set(wanted.workshops.map((w) => w.name));
+  const names = new Set([...wanted.workshops, ...quarantined].map((w) => w.name));
   for (const w of current.workshops) {
     if (w.inCatalog && !names.has(w.name)) out.push(`workshop ${w.name}: leaves the catalog (closed for registration)`);
   }
+  const held = new Set((current.quarantined ?? []).map((q) => q.name));
+  for (const q of quarantined) {
+    if (held.has(q.name)) continue;
+    const row = workshops.get(q.name);
+    const kept = row?.inCatalog ? `kept as last synced (content ${row.contentHash.slice(0, 12)})` : "no good sync of it to keep: no seats";
+    out.push(`workshop ${q.name}: enters quarantine (${quarantineReason(q)}); ${kept}, closed for registration`);
+  }
+  for (const name of held) if (!quarantined.some((q) => q.name === name)) out.push(`workshop ${name}: leaves quarantine`);
   return out;
 }
 

@@ -20,6 +20,9 @@ export const DEFAULT_DATA_DIR = path.resolve(__dirname, "../../.wod/pgdata");
 
 export async function openDatabase(opts: { url?: string; dataDir?: string; log?: (m: string) => void } = {}): Promise<Database> {
   const url = opts.url ?? process.env.DATABASE_URL;
+  // pg reads anything else as a host name relative to nothing ("garbage" → host "base"); the value
+  // may be a secret pasted in the wrong place, so it is not repeated.
+  if (url && !/^postgres(ql)?:\/\//.test(url)) throw new DatabaseUnreachable("DATABASE_URL is not a PostgreSQL URL: expected postgres://USER:PASSWORD@HOST[:PORT]/DATABASE");
   if (url) return connect(url, redact(url), false, async () => {});
   return openEmbedded(opts.dataDir ?? (process.env.WOD_DATA_DIR || DEFAULT_DATA_DIR), opts.log ?? (() => {}));
 }

@@ -1,7 +1,8 @@
 // Operator commands on registrations: register, cancel, extend.
 import type { Pool, PoolClient } from "pg";
+import { peakOverlap } from "../desired/seats";
 
-export type Refusal = "unknown-workshop" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
+export type Refusal = "unknown-workshop" | "quarantined" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
 
 /** An address the database's check (lower case, something@something) accepts and mail can reach. */
 export const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
@@ -22,7 +23,13 @@ export interface RegisterRequest {
   startsAt?: Date;
 }
 
-/** Books the lowest free slot in the workshop's range on a location that hosts it, or says why not. */
+/**
+ * Books the lowest slot in the workshop's range that is free for the booking's whole window, on a
+ * location that hosts it and has a seat left for that window, or says why not. A seat is taken
+ * from starts_at to ends_at only (infra/desired/seats.ts): bookings whose windows do not overlap
+ * never block each other. One learner holds at most one seat of a workshop at any moment: a second
+ * booking whose window overlaps the first is "already registered"; one at another time is a new booking.
+ */
 export async function register(pool: Pool, req: RegisterRequest): Promise<RegisterResult> {
   const email = req.email.trim().toLowerCase();
   if (email.length > 254 || !EMAIL.test(email)) return refuse("invalid-email", `'${req.email.slice(0, 80)}' is not an e-mail address`);
@@ -30,6 +37,11 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
   return inTransaction(pool, async (c) => {
     // Row lock: registrations for one workshop are decided one at a time.
     const w = (await c.query("select * from workshops where name = $1 for update", [req.workshop])).rows[0];
+    // A quarantined workshop takes nobody new until its errors are fixed (its live learners keep their seats).
+    const q = (await c.query("select reason, since from quarantined_workshops where name = $1", [req.workshop])).rows[0];
+    if (q) {
+      return refuse("quarantined", `workshop ${req.workshop} is quarantined since ${(q.since as Date).toISOString()}: ${q.reason}; it takes registrations again once the next up or reconcile finds it fixed (see wod plan)`);
+    }
     if (!w || !w.in_catalog) return refuse("unknown-workshop", `no workshop named ${req.workshop} in the catalog`);
     if (!w.active) return refuse("inactive", `workshop ${w.name} is not open for registration`);
     const locations: string[] = req.location ? [req.location] : w.locations;
@@ -43,22 +55,26 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
         [email, req.name ?? ""],
       )
     ).rows[0].id as string;
+    const startsAt = req.startsAt ?? new Date();
+    const endsAt = new Date(startsAt.getTime() + Number(w.duration_hours) * 3_600_000);
+    const window = [startsAt, endsAt];
     const held = await c.query(
-      "select location, slot from registrations where participant_id = $1 and workshop = $2 and status in ('pending', 'active')",
-      [participant, w.name],
+      `select location, slot, starts_at from registrations
+        where participant_id = $1 and workshop = $2 and status in ('pending', 'active') and tstzrange(starts_at, ends_at) && tstzrange($3, $4)`,
+      [participant, w.name, ...window],
     );
     if (held.rowCount) {
-      return refuse("already-registered", `${email} already holds slot ${held.rows[0].slot} of ${w.name} on ${held.rows[0].location}`);
+      const h = held.rows[0];
+      return refuse("already-registered", `${email} already holds slot ${h.slot} of ${w.name} on ${h.location} from ${h.starts_at.toISOString()}`);
     }
-    const startsAt = req.startsAt ?? new Date();
     for (const location of locations) {
-      const inUse = (await c.query("select in_use from workshop_seats where workshop = $1 and location = $2", [w.name, location])).rows[0]?.in_use ?? 0;
-      if (inUse >= w.capacity) continue;
+      if ((await seatsTaken(c, w.name, location, startsAt, endsAt)) >= w.capacity) continue;
       const free = await c.query(
         `select s from generate_series($1::int, $2::int) s
-          where not exists (select 1 from registrations r where r.location = $3 and r.slot = s and r.status in ('pending', 'active'))
+          where not exists (select 1 from registrations r where r.location = $3 and r.slot = s and r.status in ('pending', 'active')
+                              and tstzrange(r.starts_at, r.ends_at) && tstzrange($4, $5))
           order by s`,
-        [w.range_min, w.range_max, location],
+        [w.range_min, w.range_max, location, ...window],
       );
       for (const { s: slot } of free.rows) {
         await c.query("savepoint slot");
@@ -66,20 +82,34 @@ export async function register(pool: Pool, req: RegisterRequest): Promise<Regist
           const row = (
             await c.query(
               `insert into registrations (participant_id, workshop, location, slot, starts_at, ends_at)
-               values ($1, $2, $3, $4, $5, $5::timestamptz + make_interval(secs => $6::float8 * 3600)) returning id::text, starts_at, ends_at`,
-              [participant, w.name, location, slot, startsAt, Number(w.duration_hours)],
+               values ($1, $2, $3, $4, $5, $6) returning id::text, starts_at, ends_at`,
+              [participant, w.name, location, slot, ...window],
             )
           ).rows[0];
           return { ok: true as const, id: row.id, workshop: w.name, location, slot, startsAt: row.starts_at, endsAt: row.ends_at };
         } catch (e) {
-          // Another live registration holds this slot (the database's guarantee): try the next one.
-          if ((e as { code?: string }).code !== "23505") throw e;
+          // Another live registration holds this slot in this window (the database's guarantee): try the next one.
+          if (!HELD.has((e as { code?: string }).code ?? "")) throw e;
           await c.query("rollback to savepoint slot");
         }
       }
     }
-    return refuse("full", `workshop ${w.name} is full: all ${w.capacity} seats on ${locations.join(", ")} are taken`);
+    return refuse("full", `workshop ${w.name} is full from ${startsAt.toISOString()} to ${endsAt.toISOString()}: all ${w.capacity} seats on ${locations.join(", ")} are taken`);
   });
+}
+
+/** unique_violation, exclusion_violation: the slot is held meanwhile. */
+const HELD = new Set(["23505", "23P01"]);
+
+/** The most seats of a workshop on a location that live bookings take at once during [from, to). */
+async function seatsTaken(c: PoolClient, workshop: string, location: string, from: Date, to: Date, except?: string): Promise<number> {
+  const { rows } = await c.query(
+    `select starts_at, ends_at from registrations
+      where workshop = $1 and location = $2 and status in ('pending', 'active') and tstzrange(starts_at, ends_at) && tstzrange($3, $4)
+        and id is distinct from $5::bigint`,
+    [workshop, location, from, to, except ?? null],
+  );
+  return peakOverlap(rows.map((r) => ({ start: r.starts_at.getTime(), end: r.ends_at.getTime() })), { start: from.getTime(), end: to.getTime() });
 }
 
 /**
@@ -104,17 +134,49 @@ export async function cancel(pool: Pool, id: string): Promise<boolean> {
   return r.rowCount === 1;
 }
 
-/** Moves a live registration's end by the given hours (an operator's extension; fractions allowed). */
+/** An extension the bookings after it leave no room for: nothing was changed. */
+export class ExtensionRefused extends Error {}
+
+/**
+ * Moves a live registration's end by the given hours (an operator's extension; fractions allowed),
+ * if its slot and a seat stay free that long: a later booking of the slot, or of the learner's
+ * next session, or a full workshop refuses it (ExtensionRefused). Undefined when no live registration has that id.
+ */
 export async function extend(pool: Pool, id: string, hours: number): Promise<Date | undefined> {
   if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_EXTEND_HOURS) {
     throw new RangeError(`an extension is a positive number of hours up to ${MAX_EXTEND_HOURS}, got ${hours}`);
   }
-  const r = await pool.query(
-    `update registrations set ends_at = ends_at + make_interval(secs => $2::float8 * 3600), updated_at = now()
-      where id = $1 and status in ('pending', 'active') returning ends_at`,
-    [id, hours],
-  );
-  return r.rows[0]?.ends_at;
+  return inTransaction(pool, async (c) => {
+    const r = (await c.query("select workshop, location, slot, ends_at from registrations where id = $1 and status in ('pending', 'active')", [id])).rows[0];
+    if (!r) return undefined;
+    const w = (await c.query("select capacity from workshops where name = $1 for update", [r.workshop])).rows[0];
+    const until = new Date(r.ends_at.getTime() + hours * 3_600_000);
+    if (w && (await seatsTaken(c, r.workshop, r.location, r.ends_at, until, id)) >= w.capacity) {
+      throw new ExtensionRefused(`registration ${id} cannot be extended to ${until.toISOString()}: all ${w.capacity} seats of ${r.workshop} on ${r.location} are booked before then`);
+    }
+    await c.query("savepoint extend");
+    try {
+      const row = (await c.query(
+        "update registrations set ends_at = ends_at + make_interval(secs => $2::float8 * 3600), updated_at = now() where id = $1 returning ends_at",
+        [id, hours],
+      )).rows[0];
+      return row.ends_at as Date;
+    } catch (e) {
+      const err = e as { code?: string; constraint?: string };
+      if (err.code !== "23P01") throw e;
+      await c.query("rollback to savepoint extend");
+      const next = (await c.query(
+        err.constraint === "registrations_live_participant"
+          ? `select b.id::text, b.starts_at from registrations a join registrations b on b.participant_id = a.participant_id and b.workshop = a.workshop
+              where a.id = $1 and b.id <> a.id and b.status in ('pending', 'active') and b.starts_at >= a.ends_at order by b.starts_at limit 1`
+          : `select b.id::text, b.starts_at from registrations a join registrations b on b.location = a.location and b.slot = a.slot
+              where a.id = $1 and b.id <> a.id and b.status in ('pending', 'active') and b.starts_at >= a.ends_at order by b.starts_at limit 1`,
+        [id],
+      )).rows[0];
+      const what = err.constraint === "registrations_live_participant" ? "the learner's next booking of this workshop" : `slot ${r.slot} on ${r.location}`;
+      throw new ExtensionRefused(`registration ${id} cannot be extended to ${until.toISOString()}: ${what} is booked from ${next?.starts_at.toISOString() ?? "then"}${next ? ` (registration ${next.id})` : ""}`);
+    }
+  });
 }
 
 function refuse(refusal: Refusal, message: string): RegisterResult {

@@ -1,6 +1,7 @@
 // The decision: (catalog, database snapshot, stack config, now) → what the stack should contain.
 // Pure: no I/O, no clock. Every rule users rely on lives here and in the helpers it calls.
 import type { LocationConfig, StackConfig } from "../config";
+import type { QuarantinedWorkshop } from "../catalog/quarantine";
 import type { Workshop } from "../catalog/schema";
 import type { LearnerRow, RegistrationRow, Snapshot, StudentServerRow } from "../db/snapshot";
 import { cohortName, shardOf } from "../names";
@@ -15,20 +16,23 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 export interface DecisionInput {
+  /** Healthy workshops, and quarantined ones kept from their last good sync (`kept: true`). */
   catalog: Workshop[];
+  /** Quarantined workshops: a registration for one that is not kept is rejected with the reason. */
+  quarantined?: QuarantinedWorkshop[];
   snapshot: Snapshot;
   config: StackConfig;
   now: Date;
 }
 
-export function desiredState({ catalog, snapshot, config, now }: DecisionInput): DesiredState {
+export function desiredState({ catalog, quarantined = [], snapshot, config, now }: DecisionInput): DesiredState {
   const rejected: Rejection[] = [];
   const notes: Rejection[] = [];
   const transitions: Transitions = { expiredRegistrations: [], closedRegistrations: [], endedCohorts: {}, warnServers: [], removeServers: [] };
   const workshops = new Map(catalog.map((w) => [w.name, w]));
   const locations = new Map(config.locations.map((l) => [l.name, l]));
 
-  const accounts = decideAccounts(snapshot.registrations, workshops, locations, config, now, rejected, notes, transitions);
+  const accounts = decideAccounts(snapshot.registrations, workshops, new Set(quarantined.map((q) => q.name)), locations, config, now, rejected, notes, transitions);
   transitions.closedRegistrations = snapshot.closing.map((c) => c.id);
   for (const r of [...snapshot.registrations.filter((x) => transitions.expiredRegistrations.includes(x.id)), ...snapshot.closing]) {
     transitions.endedCohorts[r.id] = cohortName(r.location, `WKSHP-${r.workshop}`, shardOf(r.slot));
@@ -53,7 +57,7 @@ function backendOf(l: LocationConfig, catalog: Workshop[]): DesiredBackend {
 }
 
 function decideAccounts(
-  registrations: RegistrationRow[], workshops: Map<string, Workshop>, locations: Map<string, LocationConfig>,
+  registrations: RegistrationRow[], workshops: Map<string, Workshop>, quarantined: Set<string>, locations: Map<string, LocationConfig>,
   config: StackConfig, now: Date, rejected: Rejection[], notes: Rejection[], transitions: Transitions,
 ): DesiredAccount[] {
   const accounts: DesiredAccount[] = [];
@@ -66,7 +70,10 @@ function decideAccounts(
     }
     if (r.startsAt.getTime() > now.getTime()) continue; // booked for later: nothing to do yet
     const w = workshops.get(r.workshop);
-    if (!w) { reject(`unknown workshop ${r.workshop}`); continue; }
+    if (!w) {
+      reject(quarantined.has(r.workshop) ? `workshop ${r.workshop} is quarantined and has no good catalog sync to keep it from: no seats until it is fixed` : `unknown workshop ${r.workshop}`);
+      continue;
+    }
     const location = locations.get(r.location);
     if (!location) { reject(`unknown location ${r.location}`); continue; }
     if (!w.locations.includes(r.location)) { reject(`workshop ${w.name} is not hosted on location ${r.location}`); continue; }
@@ -111,7 +118,7 @@ function decideContents(catalog: Workshop[], accounts: DesiredAccount[]): Desire
   return catalog.flatMap((w) =>
     w.locations
       .filter((l) => w.active || inUse.has(`${w.name}@${l}`))
-      .map((location) => ({ workshop: w.name, folder: w.folder, location, dir: w.dir, contentHash: w.contentHash })),
+      .map((location) => ({ workshop: w.name, folder: w.folder, location, dir: w.dir, contentHash: w.contentHash, ...(w.kept ? { kept: true as const } : {}) })),
   );
 }
 
@@ -180,7 +187,7 @@ function decideAppliances(catalog: Workshop[], accounts: DesiredAccount[], locat
       return [{
         workshop: w.name, folder: w.folder, location: l, provider: location.provider, region: location.region,
         size: w.appliance!.machines[l].size, image: w.appliance!.machines[l].image, setup: w.appliance!.setup, studentSetup: w.appliance!.studentSetup,
-        portBases: w.appliance!.ports, reset: w.reset, contentHash: w.contentHash,
+        portBases: w.appliance!.ports, reset: w.reset, contentHash: w.contentHash, ...(w.kept ? { kept: true as const } : {}),
         students: students.map((a) => ({ registrationId: a.registrationId, generation: a.generation, slot: a.slot, username: a.username, ports: a.ports })),
       }];
     });

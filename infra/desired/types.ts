@@ -27,9 +27,11 @@ export interface DesiredContent {
   /** `WKSHP-<Name>` */
   folder: string;
   location: string;
-  /** Absolute path of the folder on the machine running the program. */
+  /** Absolute path of the folder on the machine running the program ("" when kept). */
   dir: string;
   contentHash: string;
+  /** A quarantined workshop's content: kept on the machine as last applied, never read from the folder again. */
+  kept?: true;
 }
 
 /** A live registration: one Linux slot user activated for one participant. */
@@ -100,6 +102,8 @@ export interface DesiredAppliance {
   portBases: Record<string, number>;
   reset: boolean;
   contentHash: string;
+  /** A quarantined workshop's appliance: its content is kept as last applied. */
+  kept?: true;
   /** Live students on it with their ports. */
   students: { registrationId: string; generation: number; slot: number; username: string; ports: Record<string, number> }[];
 }

@@ -322,7 +322,7 @@ export function checkMailTexts(workshops: Workshop[], config: StackConfig): Cata
   const issues: CatalogIssue[] = [];
   for (const w of workshops) {
     const at = (file: string) => path.join(path.basename(path.dirname(w.dir)), w.folder, file);
-    const texts = readMailTexts(w.dir, (file, message) => issues.push({ file: at(file), message, severity: "error" }));
+    const texts = readMailTexts(w.dir, (file, message) => issues.push({ file: at(file), message, severity: "error", workshop: w.folder }));
     for (const [kind, parts] of Object.entries(texts) as [MessageKind, Partial<Record<Part, string>>][]) {
       for (const [p, template] of Object.entries(parts) as [Part, string][]) {
         const vars = sampleMailVariables(kind, w, config);
@@ -332,7 +332,7 @@ export function checkMailTexts(workshops: Workshop[], config: StackConfig): Cata
           const err = e as { line?: number; reason?: string; message: string };
           const undefinedName = /^'([A-Za-z_][\w-]*)' is undefined/.exec(err.reason ?? "")?.[1];
           const hint = undefinedName ? `: a ${kind} text may use ${VARIABLES[kind].join(", ")}` : "";
-          issues.push({ file: at(path.join(MAIL_DIR, `${kind}.${p}`)), field: err.line ? `line ${err.line}` : undefined, message: `${err.reason ?? err.message}${hint}`, severity: "error" });
+          issues.push({ file: at(path.join(MAIL_DIR, `${kind}.${p}`)), field: err.line ? `line ${err.line}` : undefined, message: `${err.reason ?? err.message}${hint}`, severity: "error", workshop: w.folder });
         }
       }
     }

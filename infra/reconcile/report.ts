@@ -22,6 +22,14 @@ export function renderReport(r: Report): string {
     lines.push(`  student servers removed: ${r.removals.removed} (${r.removals.snapshots} snapshots taken)`);
     for (const f of r.removals.failed) lines.push(`  not removed: student server of learner ${f.learnerId}: ${f.reason}`);
   }
+  for (const d of r.strayDroplets ?? []) {
+    lines.push(`  stray droplet ${d.id} (${d.name}): tagged as a student server, held by no learner: it keeps running and billing; snapshot and destroy it by hand if nobody needs it`);
+  }
+  if (r.quarantined.length) {
+    const active = r.quarantined.filter((q) => q.active).length;
+    lines.push(`  quarantined: ${r.quarantined.length} workshop${r.quarantined.length === 1 ? "" : "s"} (${active} active), closed for registration; the rest converged without them (fix them: wod plan lists every error)`);
+    for (const q of r.quarantined) lines.push(`  quarantined ${q.workshop} (${q.active ? "active" : "inactive"}, ${q.kept ? "kept as last synced" : "no seats"}): ${q.reason}`);
+  }
   for (const g of r.guard) lines.push(`  guard: ${g}`);
   for (const x of r.rejected) lines.push(`  rejected ${x.kind} ${x.id}: ${x.reason}`);
   for (const f of r.failures) lines.push(`  failed ${f.urn.split("::").pop()}: ${f.message}`);

@@ -1,6 +1,7 @@
 // One reconcile: lock → load → decide → preview → guard → up → remove servers → read machines →
 // write back → report.
 import type { StackConfig } from "../config";
+import { quarantineReason } from "../catalog/quarantine";
 import type { Database } from "../db/connect";
 import { countDesired, desiredState } from "../desired/state";
 import type { DesiredState } from "../desired/types";
@@ -11,7 +12,7 @@ import { componentOf, type Program, type StackEngine, type StateResource, type S
 import { checkGuards, countReleases } from "./guard";
 import { collectHostFacts, type HostFacts, type HostReader } from "./host-facts";
 import { LockBusy, lockStack, retryConcurrent } from "./lock";
-import { type RemovalSummary, removeServers, type ServerRemover } from "./servers";
+import { type RemovalSummary, removeServers, type ServerRemover, strayDroplets, type TaggedDroplet } from "./servers";
 import { type Applied, appliedFrom, type StackOutputValues, writeBack, type WriteBackSummary } from "./writeback";
 
 /** Exit codes a scheduler can act on. */
@@ -24,8 +25,10 @@ export interface ReconcileOptions {
   engine: StackEngine;
   /** Reads last SSH logins and completion records on the machines; skipped when absent. */
   hosts?: HostReader;
-  /** Snapshots and destroys the student servers the decision removes; without one they are reported, not removed. */
+  /** Snapshots and destroys the student servers the decision removes, and finds stray droplets; without one they are reported, not removed. */
   servers?: ServerRemover;
+  /** The stack's name as the engine knows it (the last part of org/project/stack): the droplets' stack tag. Default: `stack`. */
+  pulumiStack?: string;
   now?: () => Date;
   allowMassDelete?: boolean;
   /** Skip preview and up: sync the database from the stack's current outputs (when another
@@ -58,8 +61,12 @@ export interface Report {
   accounts?: { live: number; added: number; released: number; unexpected: number };
   /** Student servers removed this run (snapshot first), and the ones that could not be. */
   removals?: RemovalSummary;
+  /** Droplets tagged as this stack's student servers that no learner's server holds: running and billed. */
+  strayDroplets?: TaggedDroplet[];
   fastPath: boolean;
   rejected: DesiredState["rejected"];
+  /** Workshops with errors of their own: kept as last synced (or without seats), closed for registration; the rest converged without them. */
+  quarantined: { workshop: string; active: boolean; errors: number; reason: string; kept: boolean }[];
   guard: string[];
   failures: { urn: string; message: string }[];
   writeBack?: WriteBackSummary;
@@ -75,7 +82,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
   const now = (o.now ?? (() => new Date()))();
   const report: Report = {
     stack: o.stack, exitCode: EXIT.ok, outcome: "converged", message: "", phases: [], changes: {}, fastPath: false,
-    rejected: [], guard: [], failures: [], unreachable: [],
+    rejected: [], quarantined: [], guard: [], failures: [], unreachable: [],
   };
   const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     log(`${name}…`);
@@ -100,10 +107,14 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
     let desired: DesiredState;
     let emptyDatabase = false;
     try {
-      const { catalog, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
+      const { catalog, kept, snapshot } = await phase("load", () => loadInputs({ config: o.config, db: o.db, log }));
       emptyDatabase = snapshot.registrations.length === 0 && snapshot.learners.length === 0;
-        desired = await phase("decide", async () =>
-        restrictToPart(desiredState({ catalog: catalog.workshops, snapshot, config: o.config, now }), o.config.part, registrationLocations(snapshot)));
+      // One broken workshop never stops the run: it is reported, kept as last synced, and the rest converges.
+      report.quarantined = catalog.quarantined.map((q) => ({
+        workshop: q.name, active: q.active, errors: q.errors.length, reason: quarantineReason(q), kept: kept.some((w) => w.name === q.name),
+      }));
+      desired = await phase("decide", async () =>
+        restrictToPart(desiredState({ catalog: [...catalog.workshops, ...kept], quarantined: catalog.quarantined, snapshot, config: o.config, now }), o.config.part, registrationLocations(snapshot)));
     } catch (e) {
       return end("invalid-input", EXIT.input, `nothing applied: ${(e as Error).message}`);
     }
@@ -123,9 +134,29 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       report.writeBack = await phase("write back", () => writeBack(o.db.pool, { desired, applied, outputs, facts, now }));
     };
 
+    // A droplet the stack no longer declares is only forgotten (retainOnDelete): remove it, or say
+    // loudly that it keeps running; and look for droplets nobody holds.
+    const servers = async (state: StateResource[]) => {
+      const removals = desired.transitions.removeServers;
+      if (removals.length && o.servers) {
+        report.removals = await phase("remove servers", () => removeServers(o.db.pool, o.servers!, removals, { snapshot: o.config.studentServers.snapshotBeforeDestroy, now, log }));
+      } else if (removals.length) {
+        const why = "DIGITALOCEAN_TOKEN is not set: its droplet keeps running (and billing) until a reconcile with the token snapshots and removes it";
+        report.removals = { removed: 0, snapshots: 0, failed: removals.map((r) => ({ learnerId: r.learnerId, reason: why })) };
+        log(`${removals.length} student server(s) to remove, and ${why.replace("its droplet keeps", "each keeps")}`);
+      }
+      if (!o.config.studentServers.enabled || o.config.part?.studentServers === false) return;
+      if (!o.servers) return log("DIGITALOCEAN_TOKEN is not set: droplets that no learner holds are not looked for");
+      const inState = [...appliedFrom(state).droplets.values()].map((d) => d.id);
+      report.strayDroplets = await phase("stray droplets", () => strayDroplets(o.db.pool, o.servers!, { stack: o.pulumiStack ?? o.stack, inState, now }));
+      for (const d of report.strayDroplets) log(`stray droplet ${d.id} (${d.name}): tagged as a student server, held by no learner: it keeps running and billing`);
+    };
+
     if (o.writeBackOnly) {
       const [outputs, state] = await phase("read state", () => Promise.all([o.engine.outputs(), o.engine.state()]));
+      await servers(state);
       await writeBackFrom(outputs as StackOutputValues, state);
+      if (report.removals?.failed.length) return end("partial", EXIT.partial, `database synced from the stack's state; ${report.removals.failed.length} server removal(s) failed`);
       return end("converged", EXIT.ok, "database synced from the stack's state");
     }
     const steps = await phase("preview", () => retry(() => o.engine.preview(program)));
@@ -156,13 +187,7 @@ export async function reconcile(o: ReconcileOptions): Promise<Report> {
       report.changes[kind][s.op] = (report.changes[kind][s.op] ?? 0) + 1;
     }
 
-    const removals = desired.transitions.removeServers;
-    if (removals.length && o.servers) {
-      report.removals = await phase("remove servers", () => removeServers(o.db.pool, o.servers!, removals, { snapshot: o.config.studentServers.snapshotBeforeDestroy, now, log }));
-    } else if (removals.length) {
-      report.removals = { removed: 0, snapshots: 0, failed: removals.map((r) => ({ learnerId: r.learnerId, reason: "no DigitalOcean token: set DIGITALOCEAN_TOKEN to let the reconcile snapshot and remove it" })) };
-    }
-
+    await servers(up.state);
     await writeBackFrom(up.outputs as StackOutputValues, up.state);
 
     if (!up.ok && up.failures.length === 0) return end("failed", EXIT.failed, `the engine failed: ${up.error}`);

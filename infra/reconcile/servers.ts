@@ -4,6 +4,7 @@
 // snapshot. The reconcile removes the servers the decision removes (idle, revoked, passed the
 // revoke lesson), by the droplet id the database holds, through the DigitalOcean API.
 import type { Pool } from "pg";
+import { STUDENT_SERVER_TAG, stackTag } from "../../components/studentServer";
 import type { Transitions } from "../desired/types";
 
 export interface ServerRemover {
@@ -11,7 +12,16 @@ export interface ServerRemover {
   snapshot(dropletId: string, name: string): Promise<string | undefined>;
   /** Destroys the droplet; a droplet already gone counts as destroyed. */
   destroy(dropletId: string): Promise<void>;
+  /** Every droplet carrying the tag (a remover without it skips the search for stray droplets). */
+  tagged?(tag: string): Promise<TaggedDroplet[]>;
 }
+
+export interface TaggedDroplet {
+  id: string;
+  name: string;
+  tags: string[];
+}
+
 
 /** The DigitalOcean API (token from DIGITALOCEAN_TOKEN, as the provider reads it). */
 export function digitalOceanRemover(opts: { token: string; api?: string; pollMs?: number; timeoutMs?: number }): ServerRemover {
@@ -51,7 +61,34 @@ export function digitalOceanRemover(opts: { token: string; api?: string; pollMs?
     async destroy(dropletId) {
       await call("DELETE", `/droplets/${dropletId}`);
     },
+    async tagged(tag) {
+      const out: TaggedDroplet[] = [];
+      for (let page = 1; ; page++) {
+        const { json } = await call("GET", `/droplets?tag_name=${encodeURIComponent(tag)}&per_page=200&page=${page}`);
+        const droplets = (json?.droplets ?? []) as { id: number; name: string; tags?: string[] }[];
+        out.push(...droplets.map((d) => ({ id: String(d.id), name: d.name, tags: d.tags ?? [] })));
+        if (!json?.links?.pages?.next || droplets.length === 0) return out;
+      }
+    },
   };
+}
+
+/**
+ * Droplets tagged as student servers of this stack (or of no stack: made before the stack tag)
+ * that no learner's server holds — neither the stack's state nor a live server row (one removed
+ * within the hour may still be listed while DigitalOcean deletes it). Each keeps running and
+ * billing: the reconcile reports them, an operator decides.
+ */
+export async function strayDroplets(pool: Pool, remover: ServerRemover, opts: { stack: string; inState: string[]; now: Date }): Promise<TaggedDroplet[]> {
+  if (!remover.tagged) return [];
+  const tagged = await remover.tagged(STUDENT_SERVER_TAG);
+  const { rows } = await pool.query(
+    "select droplet_id from student_servers where droplet_id is not null and (removed_at is null or removed_at > $1::timestamptz - interval '1 hour')",
+    [opts.now],
+  );
+  const held = new Set([...opts.inState, ...rows.map((r) => r.droplet_id as string)]);
+  const ours = stackTag(opts.stack);
+  return tagged.filter((d) => !held.has(d.id) && (d.tags.includes(ours) || !d.tags.some((t) => t.startsWith("wod-stack:"))));
 }
 
 export interface RemovalSummary {

@@ -85,7 +85,7 @@ describe("Appliance", () => {
     expect(setup.inputs.create).toBe("timeout --kill-after=60 1530 sh -c 'cd /opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3 && bash ./appliance/setup.sh'");
     // Once: a new machine replaces it (triggers), a new connection to the same machine does not re-run it.
     expect(setup.inputs.triggers).toEqual([byType(resources, T.droplet).find((d) => d.name === "eu-WKSHP-Docker-droplet")!.id]);
-    expect(setup.options.ignoreChanges).toEqual(["connection"]);
+    expect(setup.options.ignoreChanges).toEqual(["connection", "addPreviousOutputInEnv"]);
     const copy = byType(resources, T.copyToRemote).find((c) => c.name === "eu-WKSHP-Docker-content-copy")!;
     expect(copy.inputs.remotePath).toBe("/opt/wod/workshops/WKSHP-Docker/d3d3d3d3d3d3d3d3");
   });

@@ -50,7 +50,7 @@ describe("JupyterHubBackend on DigitalOcean", () => {
     const { resources } = await run();
     // One copy of the whole folder, its contents into /opt/wod/bin (the trailing slash), again when a script changes.
     const [copy] = byType(resources, T.copyToRemote);
-    expect(copy.inputs).toMatchObject({ remotePath: "/opt/wod/bin", triggers: [hashFolder(HOST_DIR)] });
+    expect(copy.inputs).toMatchObject({ remotePath: "/opt/wod/bin", triggers: [hashFolder(HOST_DIR), "eu-bin-dirs-id"] });
     expect(await archivePath(copy)).toBe(`${HOST_DIR}/`);
     const bootstrap = byType(resources, T.command).find((c) => c.name === "eu-bootstrap")!;
     expect(bootstrap.inputs.create).toBe(

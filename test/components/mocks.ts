@@ -22,6 +22,7 @@ export interface Registered {
   options: {
     deletedWith: string;
     retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
     ignoreChanges: string[];
     additionalSecretOutputs: string[];
     customTimeouts?: { create: string; update: string; delete: string };
@@ -70,7 +71,7 @@ export function installMocks() {
         }
         // DigitalOcean droplet ids are numbers (firewalls take them as such).
         const id = args.type === "digitalocean:index/droplet:Droplet" ? String(1000 + numberOf(args.name)) : `${args.name}-id`;
-        const options = requested.get(`${args.type}::${args.name}`) ?? { deletedWith: "", retainOnDelete: false, ignoreChanges: [], additionalSecretOutputs: [], aliases: [] };
+        const options = requested.get(`${args.type}::${args.name}`) ?? { deletedWith: "", retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], additionalSecretOutputs: [], aliases: [] };
         resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider ?? "", id, state, options });
         return { id, state };
       },
@@ -89,7 +90,8 @@ export function installMocks() {
   monitor.registerResource = (req: any, cb: unknown) => {
     const t = req.getCustomtimeouts();
     requested.set(`${req.getType()}::${req.getName()}`, {
-      deletedWith: req.getDeletedwith(), retainOnDelete: !!req.getRetainondelete(), ignoreChanges: req.getIgnorechangesList(),
+      deletedWith: req.getDeletedwith(), retainOnDelete: !!req.getRetainondelete(), deleteBeforeReplace: !!req.getDeletebeforereplace(),
+      ignoreChanges: req.getIgnorechangesList(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       customTimeouts: t ? { create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() } : undefined,
       aliases: req.getAliasesList().map((a: any) => {

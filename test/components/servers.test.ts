@@ -63,7 +63,7 @@ describe("StudentServer", () => {
     const warned = { ...server("Learner.Ünï 42"), phase: "idle-warning" as const };
     const { resources } = await run([warned]);
     const tags = byType(resources, T.droplet)[0].inputs.tags as string[];
-    expect(tags).toEqual(["wod", "wod-student-server", "wod-owner:learner-n-42", "wod-expires:2025-06-10", "wod-idle-warning"]);
+    expect(tags).toEqual(["wod", "wod-student-server", "wod-stack:test", "wod-owner:learner-n-42", "wod-expires:2025-06-10", "wod-idle-warning"]);
     for (const tag of tags) expect(tag).toMatch(/^[a-z0-9:_-]+$/);
   });
 

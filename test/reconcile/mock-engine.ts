@@ -11,6 +11,8 @@ import { installMocks, plain, settle } from "../components/mocks";
 interface Resource {
   type: string;
   inputs: Record<string, unknown>;
+  /** The resource option: these inputs keep their applied values, once there are some. */
+  ignoreChanges: string[];
   /** Inputs as text: what a diff compares. */
   text: string;
   triggers: string;
@@ -127,22 +129,56 @@ export class MockEngine implements StackEngine {
       const inputs = plain(registered.get(`${type}::${urn.split("::").pop()}`)?.inputs ?? {}) as Record<string, unknown>;
       const state = plain(r.state) as Record<string, unknown>;
       const id = (r as { id?: string }).id ?? urn;
-      resources.set(urn, { type, inputs, text: JSON.stringify(inputs), triggers: JSON.stringify(inputs.triggers ?? inputs.keepers ?? null), outputs: { ...state, id } });
+      const ignoreChanges = registered.get(`${type}::${urn.split("::").pop()}`)?.options.ignoreChanges ?? [];
+      resources.set(urn, { type, inputs, ignoreChanges, ...texts(inputs), outputs: { ...state, id } });
     }
     return { resources, outputs: outputs as Record<string, unknown> };
   }
 
-  /** Like the engine: new → create, gone → delete, changed → update, or replace when its triggers/keepers changed. */
+  /**
+   * Like the engine: new → create, gone → delete, changed → update, or replace when its
+   * triggers/keepers changed. As the engine, an input named in ignoreChanges takes its applied
+   * value back before the diff, and keeps it in what is applied; a new resource takes the program's
+   * (pulumi/pulumi pkg/resource/deploy/step_generator.go, generateSteps: `if hasOld { inputs =
+   * processIgnoreChanges(inputs, oldInputs, goal.IgnoreChanges) }`).
+   */
   private diff(next: Map<string, Resource>): Step[] {
     const steps: Step[] = [];
-    for (const [urn, r] of next) {
+    for (const [urn, declared] of next) {
       const before = this.applied.get(urn);
+      const r = before && declared.ignoreChanges.length ? ignoring(declared, before) : declared;
+      next.set(urn, r);
       const op = !before ? "create" : before.text === r.text ? "same" : before.triggers !== r.triggers ? "replace" : "update";
       steps.push({ op, type: r.type, urn, oldInputs: before?.inputs, newInputs: r.inputs });
     }
     for (const [urn, r] of this.applied) if (!next.has(urn)) steps.push({ op: "delete", type: r.type, urn, oldInputs: r.inputs });
     return steps;
   }
+}
+
+/** What a diff compares: all inputs, and the ones whose change replaces. */
+function texts(inputs: Record<string, unknown>) {
+  return { text: JSON.stringify(inputs), triggers: JSON.stringify(inputs.triggers ?? inputs.keepers ?? null) };
+}
+
+/** The declared resource with its ignored inputs (top-level names or dotted paths) as applied before. */
+function ignoring(declared: Resource, before: Resource): Resource {
+  const inputs = structuredClone(declared.inputs);
+  for (const path of declared.ignoreChanges) {
+    const keys = path.split(".");
+    let from: unknown = before.inputs;
+    let to: Record<string, unknown> = inputs;
+    for (const k of keys.slice(0, -1)) {
+      from = (from as Record<string, unknown> | undefined)?.[k];
+      if (!to[k] || typeof to[k] !== "object") to[k] = {};
+      to = to[k] as Record<string, unknown>;
+    }
+    const last = keys[keys.length - 1];
+    const old = (from as Record<string, unknown> | undefined)?.[last];
+    if (old === undefined) delete to[last];
+    else to[last] = structuredClone(old);
+  }
+  return { ...declared, inputs, ...texts(inputs) };
 }
 
 /** Resolves nested Outputs to plain values (secrets unwrapped, as `stack.outputs()` gives them). */
