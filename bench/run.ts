@@ -1,6 +1,7 @@
 // `npm run bench`: figures to watch as the platform grows. Each part prints its own table.
 import { benchFoundation } from "./foundation";
 import { benchHost } from "./host";
+import { benchNotify } from "./notify";
 import { benchProgram } from "./program";
 
 async function main() {
@@ -8,6 +9,7 @@ async function main() {
     ["decision and database read", benchFoundation],
     ["stack program under the mock engine", benchProgram],
     ["slot activation and release on the test host", benchHost],
+    ["e-mails to learners", benchNotify],
   ];
   for (const [title, run] of parts) {
     console.log(`\n== ${title}`);

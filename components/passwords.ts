@@ -24,3 +24,11 @@ export function learnerPassword(seed: string, registrationId: string): string {
   }
   return chars.join("");
 }
+
+/**
+ * Which seed a learner's password came from, without revealing it: the database keeps this (never a
+ * password), and `wod notify` derives the password again only with a seed of the same id.
+ */
+export function passwordSeedId(seed: string): string {
+  return createHmac("sha256", seed).update("wod/password-seed-id/v1").digest("hex").slice(0, 16);
+}

@@ -128,6 +128,56 @@ export const BrandConfig = z.strictObject({
 });
 export type BrandConfig = z.infer<typeof BrandConfig>;
 
+/** The e-mails learners get (infra/notify/kinds.ts describes each). */
+export const MESSAGE_KINDS = [
+  "registration-accepted", "credentials-ready", "activation-failed", "registration-cancelled", "registration-reset",
+  "ending-soon", "workshop-ended", "server-granted", "server-idle-warning", "server-removed",
+] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/** `ada@example.org` or `Workshops <ada@example.org>`: one line, one address, nothing a header could be split on. */
+const MAIL_ADDRESS = /^(?:[^\x00-\x1f\x7f<>"@,;:\\]{0,200}<[^\s@<>,;:"\\]+@[^\s@<>,;:"\\]+>|[^\s@<>,;:"\\]+@[^\s@<>,;:"\\]+)$/;
+const mailAddress = z.string().regex(MAIL_ADDRESS);
+
+export const SmtpConfig = z.strictObject({
+  /** smtp://host:port (STARTTLS when the server offers it) or smtps://host:port (TLS from the start). */
+  url: z.string().regex(/^smtps?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/),
+  /** Login user, when the server wants one. */
+  user: z.string().min(1).optional(),
+  /** Login password: a Pulumi secret (`wod notify` reads it from WOD_SMTP_PASSWORD, or through the Pulumi CLI). */
+  password: SecureValue.optional(),
+  /** The sender learners see. */
+  from: mailAddress,
+  /** Where learners' replies go (default: the sender). */
+  replyTo: mailAddress.optional(),
+});
+export type SmtpConfig = z.infer<typeof SmtpConfig>;
+
+const isTimeZone = (tz: string) => {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const NotificationsConfig = z.strictObject({
+  /** Kinds of e-mail not sent (they are recorded as skipped). */
+  off: z.array(z.enum(MESSAGE_KINDS)).default([]),
+  /** The ending-soon reminder goes this long before the end (again after an extension). */
+  endingSoonMinutes: z.number().int().min(1).max(10080).default(60),
+  /** Tries of one message before it is given up (the reason is kept). */
+  maxAttempts: z.number().int().min(1).max(100).default(10),
+  /** Messages sent at once by one worker. */
+  concurrency: z.number().int().min(1).max(64).default(4),
+  /** A worker's claim on a message expires after this long (a crashed worker's messages go to another). */
+  leaseSeconds: z.number().int().min(5).max(3600).default(300),
+  /** Times in the texts, an IANA zone such as Europe/Paris. */
+  timeZone: z.string().refine(isTimeZone).default("UTC"),
+});
+export type NotificationsConfig = z.infer<typeof NotificationsConfig>;
+
 /** Names notebooks can use: Jinja identifiers, or WoD's hyphenated hostvars names (`LLM101_API_KEY`, `X-WKSHP-Y`). */
 export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
@@ -176,6 +226,10 @@ export const StackConfig = z.strictObject({
   guard: GuardConfig.default(GuardConfig.parse({})),
   /** For a platform split into several stacks: the part this stack runs (everything when absent). */
   part: PartConfig.optional(),
+  /** The mail server learners' e-mails go through; without it nothing is sent (messages wait). */
+  smtp: SmtpConfig.optional(),
+  /** Which e-mails, when, and how hard to try. */
+  notifications: NotificationsConfig.default(NotificationsConfig.parse({})),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 
@@ -237,6 +291,20 @@ const RULES: Rules = {
   "part.locations": "a list of location names from wod:locations",
   "part.studentServers": "true or false",
   "part.adminKeysFrom": "a stack name org/project/stack, e.g. acme/wod/prod-servers",
+  smtp: "{url, user, password, from, replyTo}, e.g. {url: 'smtps://mail.example.org:465', from: 'Workshops <wod@example.org>'}",
+  "smtp.url": "smtp://host:port or smtps://host:port, without a user or password in it, e.g. smtps://mail.example.org:465",
+  "smtp.user": "the login user, text",
+  "smtp.password": "a secret: pulumi config set --secret --path 'wod:smtp.password' VALUE (never plain text)",
+  "smtp.from": "one address on one line, e.g. wod@example.org or 'Workshops <wod@example.org>'",
+  "smtp.replyTo": "one address on one line, e.g. help@example.org",
+  notifications: "{off, endingSoonMinutes, maxAttempts, concurrency, leaseSeconds, timeZone}",
+  "notifications.off": `a list of kinds of e-mail not to send, from: ${MESSAGE_KINDS.join(", ")}`,
+  "notifications.off.*": `one of ${MESSAGE_KINDS.join(", ")}`,
+  "notifications.endingSoonMinutes": "a whole number of minutes from 1 to 10080, e.g. 60",
+  "notifications.maxAttempts": "a whole number from 1 to 100, e.g. 10",
+  "notifications.concurrency": "a whole number from 1 to 64, e.g. 4",
+  "notifications.leaseSeconds": "a whole number of seconds from 5 to 3600, e.g. 300",
+  "notifications.timeZone": "an IANA time zone, e.g. UTC or Europe/Paris",
 };
 
 export class ConfigError extends Error {}
@@ -344,6 +412,12 @@ export function readStackFile(file: string): StackConfig {
       ),
     );
   }
+  const smtp = raw.smtp as Record<string, unknown> | undefined;
+  if (smtp && typeof smtp === "object" && smtp.password !== undefined && !isSecure(smtp.password)) {
+    // Never echoed: the value is the password.
+    problems.push(`${source}: wod:smtp.password: is stored in plain text; remove it from the file and set it as a secret: pulumi config set --secret --path 'wod:smtp.password' VALUE`);
+    delete smtp.password;
+  }
   let config: StackConfig | undefined;
   try {
     config = parseStackConfig(raw, source);
@@ -372,7 +446,7 @@ function asTheEngineReadsIt(key: string, value: unknown): unknown {
 
 /** Secrets are allowed only as wod:variables values; elsewhere they are reported and dropped. */
 function stripMisplacedSecrets(value: unknown, at: string[], report: (path: string) => void): unknown {
-  const allowed = at.length === 2 && at[0] === "variables";
+  const allowed = (at.length === 2 && at[0] === "variables") || at.join(".") === "smtp.password";
   if (isSecure(value)) {
     if (allowed) return value;
     report(at.join("."));
@@ -429,6 +503,8 @@ export function readPulumiConfig(): StackConfig {
   if (raw.variables && typeof raw.variables === "object" && !Array.isArray(raw.variables)) {
     raw.variables = Object.fromEntries(Object.keys(raw.variables).map((k) => [k, { secure: "" }]));
   }
+  // The program never sends mail: the SMTP password stays a secret it does not read.
+  if (raw.smtp && typeof raw.smtp === "object" && !Array.isArray(raw.smtp) && "password" in raw.smtp) raw.smtp = { ...raw.smtp, password: { secure: "" } };
   if (problems.length) throw new ConfigError(`invalid stack config:\n  ${problems.join("\n  ")}`);
   return parseStackConfig(raw, source);
 }

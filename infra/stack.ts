@@ -12,6 +12,7 @@ import { Appliance } from "../components/appliance";
 import { ArchiveBucket } from "../components/archiveBucket";
 import { JupyterHubBackend } from "../components/jupyterHubBackend";
 import { normalizeSshKey, sha256, sshKeyFingerprint } from "../components/remote";
+import { passwordSeedId } from "../components/passwords";
 import { type CohortResults, StudentCohort } from "../components/studentCohort";
 import { declareStudentServer, studentServerFirewall } from "../components/studentServer";
 import { WorkshopContent } from "../components/workshopContent";
@@ -43,8 +44,12 @@ export interface StackOutputs {
   backends: Record<string, { address: pulumi.Output<string>; hubUrl: pulumi.Output<string>; hostKey: pulumi.Output<string> }>;
   /** Per cohort: where it is and the per-slot results of its last applied sync. */
   cohorts: Record<string, { location: string; workshop: string; results: pulumi.Output<CohortResults | undefined> }>;
-  /** Learners' passwords by registration id (secret), for the credentials e-mail. */
+  /** Learners' passwords by registration id (secret): the write-back confirms activations with it. */
   credentials: pulumi.Output<Record<string, string>>;
+  /** The seed every learner password derives from (secret): `wod notify` derives the credentials mail's password from it. */
+  passwordSeed: pulumi.Output<string>;
+  /** Which seed that is (components/passwords.ts passwordSeedId, no secret): the database records it per activation. */
+  passwordSeedId: pulumi.Output<string>;
   /** Per learner id. */
   studentServers: Record<string, { ipv4: pulumi.Output<string> }>;
   /** Archive bucket name, when the archive is enabled. */
@@ -114,7 +119,10 @@ export function declareStack(desired: DesiredState, config: StackConfig, secrets
   // One secret for every learner password (components/passwords.ts); replacing it rotates them all.
   const passwordSeed = new random.RandomPassword("password-seed", { length: 48, special: false }).result;
   const variables = pulumi.secret(pulumi.output(secrets.variables ?? {}));
-  const outputs: StackOutputs = { backends: {}, cohorts: {}, credentials: pulumi.secret(pulumi.output<Record<string, string>>({})), studentServers: {} };
+  const outputs: StackOutputs = {
+    backends: {}, cohorts: {}, credentials: pulumi.secret(pulumi.output<Record<string, string>>({})), studentServers: {},
+    passwordSeed: pulumi.secret(passwordSeed), passwordSeedId: pulumi.unsecret(passwordSeed.apply(passwordSeedId)),
+  };
 
   const appliances = new Map<string, Appliance>();
   for (const ap of desired.appliances) {

@@ -102,3 +102,33 @@ describe("the GitOps workflow", () => {
     expect(workflow.jobs.reconcile.env.WOD_PULUMI_ORG).toBe("${{ vars.PULUMI_ORG }}");
   });
 });
+
+describe("the e-mail worker", () => {
+  const deployment = docs("deploy/pulumi-operator/notify-deployment.yaml").find((d) => d.kind === "Deployment");
+  const unit = fs.readFileSync(path.join(ROOT, "deploy/systemd/wod-notify.service"), "utf8");
+  const directives = (name: string) => unit.split("\n").filter((l) => l.startsWith(`${name}=`)).map((l) => l.slice(name.length + 1));
+
+  it("the Deployment keeps one long-running worker (no --once) on the platform database, its secrets from the cluster's secrets only", () => {
+    const c = deployment.spec.template.spec.containers[0];
+    const script: string = c.command[2];
+    expect(script.trim().split("\n").pop()).toMatch(/^exec npx wod notify --stack prod$/);
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(1);
+    const env = Object.fromEntries(c.env.map((e: { name: string }) => [e.name, e]));
+    for (const name of ["DATABASE_URL", "WOD_SMTP_PASSWORD", "WOD_PASSWORD_SEED"]) {
+      expect(env[name].value, name).toBeUndefined();
+      expect(env[name].valueFrom.secretKeyRef, name).toBeDefined();
+    }
+    const sdk = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).dependencies["@pulumi/pulumi"];
+    expect(c.image).toBe(`pulumi/pulumi-nodejs:${sdk}`);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
+  });
+
+  it("the systemd unit restarts the worker, runs it unprivileged, and hands it the secrets as credentials files, never as values", () => {
+    expect(directives("ExecStart")).toEqual(["/usr/bin/npx wod notify --stack prod"]);
+    expect(directives("Restart")).toEqual(["always"]);
+    expect(directives("User")).toEqual(["wod"]);
+    expect(directives("LoadCredential").map((l) => l.split(":")[0]).sort()).toEqual(["password-seed", "smtp-password"]);
+    expect(directives("Environment").sort()).toEqual(["WOD_PASSWORD_SEED_FILE=%d/password-seed", "WOD_SMTP_PASSWORD_FILE=%d/smtp-password"]);
+    expect(unit).not.toMatch(/^Environment=WOD_(SMTP_PASSWORD|PASSWORD_SEED)=/m);
+  });
+});

@@ -76,7 +76,7 @@ async function seedCatalog(pool: Pool, config = stackConfig()) {
 }
 
 async function registrationRow(pool: Pool, id: string) {
-  return (await pool.query("select status, username, password, hub_url, failure_reason, released_at, release_attempts, release_error, completion from registrations where id = $1", [id])).rows[0];
+  return (await pool.query("select status, username, password_seed_id, hub_url, failure_reason, released_at, release_attempts, release_error, completion from registrations where id = $1", [id])).rows[0];
 }
 
 /** The slot table of a cohort as the engine applied it (slot → "registration#generation"). */
@@ -115,8 +115,12 @@ describe("reconcile", () => {
     expect(report).toMatchObject({ exitCode: 0, outcome: "converged", accounts: { live: 0, added: 1, released: 0 } });
     const row = await registrationRow(p.pool, r.id);
     expect(row).toMatchObject({ status: "active", username: "student1", hub_url: "http://eu.example.org:8000", failure_reason: null });
-    expect(row.password).toMatch(/^[a-zA-Z2-9]{12}$/);
-    expect(JSON.stringify(report)).not.toContain(row.password);
+    // The database records which seed the password derives from, never the password.
+    expect(row.password_seed_id).toMatch(/^[0-9a-f]{16}$/);
+    const password = ((await p.engine.outputs()).credentials as Record<string, string>)[r.id];
+    expect(password).toMatch(/^[a-zA-Z2-9]{12}$/);
+    expect(JSON.stringify(report)).not.toContain(password);
+    expect(JSON.stringify((await p.pool.query("select * from registrations")).rows)).not.toContain(password);
     expect(appliedSlots(p.engine, "eu-WKSHP-Python-s0")).toEqual({ "1": `${r.id}#1` });
   });
 
@@ -250,7 +254,7 @@ describe("reconcile", () => {
     p.engine.failActivations.set(b.id, `slot 2 (registration ${b.id}): render: 1-Lab.ipynb:3: undefined variable NOPE`);
     const r = await p.run(T0);
     expect(r).toMatchObject({ exitCode: 0, writeBack: { activated: 2, failed: 1 } });
-    expect(await registrationRow(p.pool, b.id)).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/undefined variable NOPE/), password: null });
+    expect(await registrationRow(p.pool, b.id)).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/undefined variable NOPE/), password_seed_id: null });
     expect((await registrationRow(p.pool, a.id)).status).toBe("active");
     expect((await registrationRow(p.pool, c.id)).status).toBe("active");
     // The failed seat is free again: the next participant can take it; the next run hands the slot over.
@@ -270,22 +274,22 @@ describe("reconcile", () => {
     expect(appliedSlots(p.engine, "eu-WKSHP-Git-s0")).toEqual({ "61": `${r.id}#1` });
     await p.run(new Date(T0.getTime() + 2 * HOUR + 60_000));
     expect(appliedSlots(p.engine, "eu-WKSHP-Git-s0")).toEqual({});
-    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "released", password: null, released_at: expect.any(Date), completion: "0.5" });
+    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "released", released_at: expect.any(Date), completion: "0.5" });
   });
 
-  it("only what the engine applied is written back: a failed sync leaves an expired learner active (password kept) until a run succeeds", async () => {
+  it("only what the engine applied is written back: a failed sync leaves an expired learner active until a run succeeds", async () => {
     const p = await platform();
     await seedCatalog(p.pool);
     const r = await book(p.pool, "ada@example.org", "Git");
     await p.run(T0);
-    const password = (await registrationRow(p.pool, r.id)).password;
+    const seed = (await registrationRow(p.pool, r.id)).password_seed_id;
     const after = new Date(T0.getTime() + 3 * HOUR);
     p.engine.failing.set("eu-WKSHP-Git-s0-sync", "ssh: connect to host 203.0.113.1 port 22: Connection timed out");
     expect((await p.run(after)).exitCode).toBe(5);
-    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "active", password, released_at: null });
+    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "active", password_seed_id: seed, released_at: null });
     p.engine.failing.clear();
     expect((await p.run(after)).exitCode).toBe(0);
-    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "released", password: null });
+    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "released", released_at: expect.any(Date) });
   });
 
   it("a release the host reports failed is counted with its reason and retried by the next run until it succeeds", async () => {
@@ -412,13 +416,14 @@ describe("reconcile", () => {
     await seedCatalog(p.pool);
     const r = await book(p.pool, "ada@example.org");
     await p.run(T0);
-    const password = (await registrationRow(p.pool, r.id)).password;
-    await p.pool.query("update registrations set status = 'pending', password = null where id = $1", [r.id]);
+    const seed = (await registrationRow(p.pool, r.id)).password_seed_id;
+    expect(seed).toMatch(/^[0-9a-f]{16}$/);
+    await p.pool.query("update registrations set status = 'pending', password_seed_id = null where id = $1", [r.id]);
     const [previews, ups] = [p.engine.previews, p.engine.ups.length];
     const report = await p.run(T0, { writeBackOnly: true });
     expect(report.exitCode).toBe(0);
     expect([p.engine.previews, p.engine.ups.length]).toEqual([previews, ups]);
-    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "active", password });
+    expect(await registrationRow(p.pool, r.id)).toMatchObject({ status: "active", password_seed_id: seed });
   });
 
   it("split stacks: each stack declares and writes back its own locations only", async () => {

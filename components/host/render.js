@@ -2221,6 +2221,8 @@ function isRendered(relativePath) {
 }
 // Jupyter's autosaves of the author are not workshop content.
 const isCheckpoint = (name) => name === '.ipynb_checkpoints' || name.endsWith('-checkpoint.ipynb');
+// A workshop's own e-mail texts (infra/notify/texts.ts) are for the platform, not for learners' homes.
+const MAIL_DIR = 'wod-mail';
 
 // Every entry under dir, parents before children, never following a symlink.
 function* walk(dir) {
@@ -2230,7 +2232,7 @@ function* walk(dir) {
     const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const subdirs = [];
     for (const entry of entries) {
-      if (isCheckpoint(entry.name)) continue;
+      if (isCheckpoint(entry.name) || (!rel && entry.name === MAIL_DIR)) continue;
       const relPath = rel ? `${rel}/${entry.name}` : entry.name;
       const kind = entry.isSymbolicLink() ? 'symlink' : entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other';
       yield { rel: relPath, abs: path.join(dir, relPath), kind };

@@ -324,10 +324,14 @@ export function listFiles(dir: string, prefix = ""): string[] {
   return out.sort();
 }
 
-/** sha256 over each file's relative path and bytes: one edited notebook changes one workshop's hash. */
+/**
+ * sha256 over each file's relative path and bytes: one edited notebook changes one workshop's hash.
+ * Its e-mail texts (wod-mail/) are not content learners get: editing one re-renders nobody.
+ */
 export function hashFolder(dir: string): string {
   const h = createHash("sha256");
   for (const f of listFiles(dir)) {
+    if (f.startsWith("wod-mail/")) continue;
     h.update(f).update("\0").update(fs.readFileSync(path.join(dir, f))).update("\0");
   }
   return h.digest("hex").slice(0, 16);

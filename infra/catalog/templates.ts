@@ -7,6 +7,7 @@ import { defaultLocations, type StackConfig } from "../config";
 import { type Catalog, type Lenient, loadCatalog } from "./load";
 import type { CatalogIssue, Workshop } from "./schema";
 import { applianceAddressName, SAMPLE, sampleVariables } from "./variables";
+import { checkMailTexts } from "../notify/texts";
 
 /** One problem the renderer found: file relative to the workshop folder, 1-based line (0 or absent: the whole file). */
 export interface RenderProblem {
@@ -76,7 +77,7 @@ export function templateIssues(w: Workshop, config: StackConfig, checkFolder: Ch
 
 /** loadCatalog with the render check of every workshop folder, loaded or not: everything the plan reports about a catalog. */
 export function loadCheckedCatalog(dir: string, config: StackConfig, checkFolder: CheckFolder = loadRenderer()): Catalog {
-  return loadCatalog(dir, config, (w, lenient) => templateIssues(w, config, checkFolder, lenient));
+  return loadCatalog(dir, config, (w, lenient) => [...templateIssues(w, config, checkFolder, lenient), ...checkMailTexts([w], config)]);
 }
 
 /** What to do about an undefined variable, in the author's terms. */

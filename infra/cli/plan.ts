@@ -6,7 +6,7 @@
 // read at all: nothing planned), 2 bad input, config or database.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError } from "../config";
+import { ConfigError, type StackConfig } from "../config";
 import { catalogErrors } from "../catalog/load";
 import { loadCheckedCatalog } from "../catalog/templates";
 import { formatIssue } from "../catalog/schema";
@@ -17,6 +17,8 @@ import { isEmpty, seedDemo } from "../db/seed";
 import { countDesired, desiredState } from "../desired/state";
 import { loadInputs, ROOT } from "../load";
 import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "./exit";
+import type { Pool } from "pg";
+import { countMessages, hasOutbox } from "../notify/outbox";
 import { type Plan, renderPlan, seatFigures, summarize } from "./render";
 import { newAuditContext, tryRecordEntry } from "../audit/record";
 
@@ -90,6 +92,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     });
     const plan: Plan = {
       stack, decidedAt: now.toISOString(), counts: countDesired(desired), seats: seatFigures(desired, workshops, snapshot.registrations, now), quarantined, nextSync, ...desired,
+      messages: await messageFigures(db.pool, config, args.now ? now : new Date()),
     };
     if (args.json) console.log(JSON.stringify(args.summary ? summarize(plan) : plan, null, 2));
     else console.log(renderPlan(plan, { summary: args.summary }));
@@ -116,6 +119,12 @@ export async function planCommand(argv: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+/** The outbox's counts at `now` (none before migration 003), and whether anything can be sent. */
+async function messageFigures(pool: Pool, config: StackConfig, now: Date): Promise<Plan["messages"]> {
+  if (!(await hasOutbox(pool))) return undefined;
+  return { ...(await countMessages(pool, now, config.notifications.endingSoonMinutes)), smtp: !!config.smtp };
 }
 
 if (require.main === module) runCommand(() => planCommand(process.argv.slice(2)));

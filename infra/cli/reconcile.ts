@@ -16,6 +16,7 @@ import { parseCommandLine, readStack, runCommand, stackName, UsageError } from "
 import { newAuditContext } from "../audit/record";
 import { reconcileTrigger } from "../audit/reconcile";
 import { recordDrift } from "../drift/record";
+import { notifyAfterRun } from "../notify/run";
 import { runDrift } from "./drift";
 
 export const RECONCILE_USAGE = `usage: wod reconcile --stack NAME [--pulumi-stack ORG/wod/NAME] [--json] [--allow-mass-delete] [--no-fast-path] [--write-back-only] [--every 5m] [--drift | --drift-every 24h]
@@ -70,7 +71,7 @@ async function once(stack: string, args: Args): Promise<Report> {
     request: { pulumiStack: args.pulumiStack, allowMassDelete: args.allowMassDelete, fastPath: args.fastPath, writeBackOnly: args.writeBackOnly, ...(commit ? { commit } : {}) },
   };
   try {
-    return await reconcile({
+    const report = await reconcile({
       audit,
       drift: args.drift ? async () => {
         const report = await runDrift(stack, config, args.pulumiStack, log);
@@ -83,6 +84,9 @@ async function once(stack: string, args: Args): Promise<Report> {
       // The DigitalOcean provider reads the same variable; without it servers to remove are reported, not removed.
       servers: process.env.DIGITALOCEAN_TOKEN ? digitalOceanRemover({ token: process.env.DIGITALOCEAN_TOKEN }) : undefined,
     });
+    // Then the learners are told (what this run activated, released, warned): `wod notify --once`.
+    if (report.exitCode !== EXIT.busy) report.messages = await notifyAfterRun(db.pool, config, args.pulumiStack, log);
+    return report;
   } finally {
     await db.close();
   }

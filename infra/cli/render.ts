@@ -7,6 +7,8 @@ import { peakOverlap } from "../desired/seats";
 import type { countDesired } from "../desired/state";
 import type { DesiredState } from "../desired/types";
 import type { NextSync } from "../load";
+import type { MessageCounts } from "../notify/outbox";
+import { renderCounts } from "../notify/report";
 
 /** Seats of one workshop on one location: live accounts against its capacity there. */
 export interface SeatFigure {
@@ -51,6 +53,8 @@ export interface Plan extends DesiredState {
   quarantined: PlanQuarantine[];
   /** What the next up would migrate and sync before deciding (a plan never writes it). */
   nextSync: NextSync;
+  /** Learners' e-mails in the outbox (absent before migration 003); smtp: whether wod:smtp is set. */
+  messages?: MessageCounts & { smtp: boolean };
 }
 
 /**
@@ -89,6 +93,7 @@ export function summarize(p: Plan) {
     rejected: countBy(p.rejected.map((r) => r.kind)),
     transitions: { expiredRegistrations: t.expiredRegistrations.length, warnServers: t.warnServers.length, removeServers: t.removeServers.length },
     nextSync: { migrations: p.nextSync.migrations.length, catalog: p.nextSync.catalog.length },
+    messages: p.messages,
   };
 }
 
@@ -175,6 +180,10 @@ export function renderPlan(p: Plan, opts: { summary?: boolean } = {}): string {
     if (sync.migrations.length) out.push(`  migrations: ${sync.migrations.join(", ")}`);
     if (opts.summary) out.push(`  ${n(sync.catalog.length, "catalog change")}`);
     else for (const line of sync.catalog) out.push(`  ${line}`);
+  }
+  if (p.messages) {
+    out.push("");
+    out.push(renderCounts(p.messages, p.messages.smtp));
   }
   return out.join("\n");
 }

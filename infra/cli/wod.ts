@@ -21,6 +21,8 @@ import { ImportFileError, importRegistrations, renderImport } from "./import";
 export const USAGE = `usage: wod <command> [options]      (npx wod …, or npm run wod -- …)
   plan [--json] [--summary] [--workshops DIR] [--stack NAME] [--now T]   what the stack would contain (read only; see wod plan --help)
   reconcile --stack NAME [...]                                          converge the stack (see wod reconcile --help)
+  notify [--once] [--dry-run] [--now T] [--stack NAME]                  send learners' e-mails (see wod notify --help)
+  messages --registration N | --learner N | --email E                   a learner's e-mails and their state
   migrate                                                               apply the database migrations
   migrate-state --stack NAME [--dry-run]                                once, before this version's first up on an older stack
   reset <registration>                                                  give a learner a fresh start: their slot is archived and activated anew
@@ -64,6 +66,10 @@ export async function wod(args: string[]): Promise<number> {
       return (require("./plan") as typeof import("./plan")).planCommand(rest);
     case "reconcile":
       return (require("./reconcile") as typeof import("./reconcile")).reconcileCommand(rest);
+    case "notify":
+      return (require("./notify") as typeof import("./notify")).notifyCommand(rest);
+    case "messages":
+      return (require("./notify") as typeof import("./notify")).messagesCommand(rest);
     case "migrate":
     case "db:migrate":
       return (require("./migrate") as typeof import("./migrate")).migrateCommand(rest);

@@ -8,7 +8,7 @@ export type Db = Pool | PoolClient;
 export type Refusal = "unknown-workshop" | "quarantined" | "inactive" | "full" | "already-registered" | "unknown-location" | "invalid-email" | "invalid-start";
 
 /** An address the database's check (lower case, something@something) accepts and mail can reach. */
-const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
+export const EMAIL = /^[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+@[^\s@\x00-\x1f\x7f"<>(),;:\\[\]]+$/;
 
 /** The longest extension one command grants: beyond it is a typo, not a plan. */
 export const MAX_EXTEND_HOURS = 168;

@@ -1,4 +1,5 @@
 // The end-of-run summary an operator (or a scheduler's log) reads.
+import { renderPass } from "../notify/report";
 import type { Report } from "./run";
 
 export function renderReport(r: Report): string {
@@ -39,6 +40,7 @@ export function renderReport(r: Report): string {
     for (const f of r.drift.findings) lines.push(`  drifted ${f.what}: ${f.where}${f.detail ? `: ${f.detail}` : ""}`);
     for (const u of r.drift.unchecked) lines.push(`  drift not checked: ${u.what}: ${u.reason}`);
   }
+  if (r.messages) lines.push(...("error" in r.messages ? [`e-mails: not sent this run: ${r.messages.error}`] : renderPass(r.messages, !r.messages.noSmtp).split("\n")).map((l) => `  ${l}`));
   lines.push(`  time: ${r.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(", ") || "-"}`);
   return lines.join("\n");
 }

@@ -84,6 +84,8 @@ export interface Report {
   pulumiVersion?: number;
   /** The drift check run after the write-back (`--drift`), read only. */
   drift?: DriftReport;
+  /** The e-mail pass run after the reconcile (`wod notify --once`), or why it could not run. */
+  messages?: import("../notify/run").NotifyReport | { error: string };
 }
 
 export async function reconcile(o: ReconcileOptions): Promise<Report> {

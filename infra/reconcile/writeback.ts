@@ -14,6 +14,8 @@ import { checkRelease, type HostFacts } from "./host-facts";
 
 export interface StackOutputValues {
   credentials?: Record<string, string>;
+  /** Which password seed the credentials come from (recorded per activation; the password itself never is). */
+  passwordSeedId?: string;
   backends?: Record<string, { address: string; hubUrl: string; hostKey?: string }>;
 }
 
@@ -98,11 +100,12 @@ export async function writeBack(
       const password = credentials[a.registrationId];
       const hubUrl = hubUrls[a.location];
       if (result.status !== "active" || !password || !hubUrl) continue;
+      // No password at rest: only which seed it derives from (a new seed id is a new credentials mail).
       const r = await c.query(
-        `update registrations set status = 'active', username = $2, password = $3, hub_url = $4, failure_reason = null, updated_at = $5
+        `update registrations set status = 'active', username = $2, password_seed_id = $3, hub_url = $4, failure_reason = null, updated_at = $5
           where id = $1 and status in ('pending', 'active')
-            and (status, username, password, hub_url) is distinct from ('active', $2, $3, $4)`,
-        [a.registrationId, a.username, password, hubUrl, now],
+            and (status, username, password_seed_id, hub_url) is distinct from ('active', $2, $3, $4)`,
+        [a.registrationId, a.username, run.outputs.passwordSeedId ?? null, hubUrl, now],
       );
       s.activated += r.rowCount ?? 0;
     }
@@ -127,7 +130,7 @@ export async function writeBack(
       if (r) continue; // still held: the release has not happened
       const q = await c.query(
         `update registrations set status = case when status in ('pending', 'active') then 'released' else status end,
-                released_at = $2, password = null, release_error = null, updated_at = $2
+                released_at = $2, release_error = null, updated_at = $2
           where id = $1 and released_at is null`,
         [id, now],
       );
